@@ -1,0 +1,201 @@
+"""build_issue(): the pipeline of PRODUCT.md in one function — gather → group → render. It sends nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import clean
+from .config import Settings
+from .gather import gather
+from .group import Grouper
+from .models import Article, Issue, LeftOut, Placed, Rendered, Section, Window
+from .render import personalize, render
+from .state import State, iso
+
+SAMPLE_RECIPIENT = "subscriber@example.org"
+
+
+@dataclass
+class Built:
+    issue: Issue
+    rendered: Rendered
+
+
+def issue_id(window: Window, timezone: str) -> str:
+    """The ISO week of the window's last instant, in the newsletter's time zone: '2026-W08'."""
+    last = (window.end - timedelta(microseconds=1)).astimezone(ZoneInfo(timezone))
+    year, week, _ = last.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def default_window(settings: Settings, now: datetime) -> Window:
+    return Window(start=now - timedelta(days=settings.model.issue.window_days), end=now)
+
+
+def _subject(settings: Settings, issue_id_: str, window: Window) -> str:
+    cfg = settings.model.newsletter
+    local = window.end.astimezone(ZoneInfo(cfg.timezone))
+    date = f"{local:%B} {local.day}, {local.year}"
+    return cfg.subject.format(title=cfg.title, date=date, issue=issue_id_)
+
+
+def _choose_lead(sections: list[Section], catch_all_slug: str) -> tuple[Placed | None, str | None]:
+    """The strongest themed article with a picture leads the issue."""
+    best: tuple[Placed, Section] | None = None
+    for section in sections:
+        if section.slug == catch_all_slug:
+            continue
+        for placed in section.items:
+            if placed.article.image and (best is None or placed.score > best[0].score):
+                best = (placed, section)
+    if best is None:
+        return None, None
+    placed, section = best
+    section.items.remove(placed)
+    return placed, section.slug
+
+
+def assemble(
+    settings: Settings, articles: list[Article], window: Window, feeds: list[Any], warnings: list[str]
+) -> Issue:
+    """Group gathered articles into an Issue (no rendering)."""
+    cfg = settings.model
+    sections, left_out = Grouper(cfg).group(articles)
+    ident = issue_id(window, cfg.newsletter.timezone)
+    issue = Issue(
+        id=ident,
+        title=cfg.newsletter.title,
+        subject=_subject(settings, ident, window),
+        window=window,
+        sections=sections,
+        feeds=feeds,
+        warnings=list(warnings),
+        intro=cfg.newsletter.intro,
+        left_out=left_out,
+    )
+    if cfg.issue.lead_story:
+        issue.lead, issue.lead_section = _choose_lead(sections, cfg.catch_all.slug)
+    for section in sections:
+        if section.left_out:
+            issue.warnings.append(
+                f"section '{section.title}' holds {section.left_out} more article"
+                f"{'s' if section.left_out != 1 else ''} than its cap "
+                f"(issue.max_per_section = {cfg.issue.max_per_section})"
+            )
+    return issue
+
+
+def build_issue(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Built:
+    """Gather, group and render the issue for the clock `now`; nothing is written or sent."""
+    window = window or default_window(settings, now)
+    gathered = gather(settings, window, state, now)
+    ident = issue_id(window, settings.model.newsletter.timezone)
+    sent_ids, sent_keys = state.sent_article_keys(exclude_issue=ident)
+    fresh = [a for a in gathered.articles if a.id not in sent_ids and clean.url_key(a.url) not in sent_keys]
+    warnings = list(settings.warnings) + gathered.warnings
+    if len(fresh) < len(gathered.articles):
+        repeated = len(gathered.articles) - len(fresh)
+        warnings.append(f"{repeated} article{'s' if repeated != 1 else ''} already sent in an earlier issue left out")
+    issue = assemble(settings, fresh, window, gathered.feeds, warnings)
+    from .corrections import apply_corrections
+
+    apply_corrections(settings, issue)
+    issue, rendered = render(issue, settings)
+    return Built(issue=issue, rendered=rendered)
+
+
+def _article_json(placed: Placed, zone: ZoneInfo) -> dict[str, Any]:
+    article = placed.article
+    return {
+        "id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "teaser": article.teaser,
+        "author": article.author,
+        "published": iso(article.published) if article.published else None,
+        "dated_by": article.dated_by,
+        "feed": article.feed,
+        "categories": article.categories,
+        "image": article.image,
+        "rtl": article.rtl,
+        "reason": placed.reason,
+        "score": placed.score,
+    }
+
+
+def manifest(built: Built, settings: Settings) -> dict[str, Any]:
+    """The issue as data: what is in it, why, and what happened to each feed."""
+    issue, rendered = built.issue, built.rendered
+    zone = ZoneInfo(settings.model.newsletter.timezone)
+    sections = []
+    for section in issue.sections:
+        articles = [_article_json(p, zone) for p in section.items]
+        if issue.lead is not None and issue.lead_section == section.slug:
+            articles.insert(0, {**_article_json(issue.lead, zone), "lead": True})
+        sections.append(
+            {
+                "slug": section.slug,
+                "title": section.title,
+                "articles": articles + [{**_article_json(p, zone), "headline_only": True} for p in section.more],
+                "left_out": section.left_out,
+            }
+        )
+    html_bytes = len(rendered.html.encode())
+    return {
+        "issue": issue.id,
+        "title": issue.title,
+        "subject": issue.subject,
+        "preheader": rendered.preheader,
+        "window": {"start": iso(issue.window.start), "end": iso(issue.window.end)},
+        "sections": sections,
+        "feeds": [
+            {"name": f.name, "url": f.url, "status": f.status, "items": f.items, "error": f.error} for f in issue.feeds
+        ],
+        "warnings": issue.warnings,
+        "left_out": [_left_out_json(item) for item in issue.left_out],
+        "corrections": issue.corrections_applied,
+        "size": {
+            "html_bytes": html_bytes,
+            "text_bytes": len(rendered.text.encode()),
+            "clip_bytes": 102_000,
+            "degraded": rendered.degraded,
+        },
+        "articles": issue.article_count,
+    }
+
+
+def _left_out_json(item: LeftOut) -> dict[str, Any]:
+    return {
+        "title": item.article.title,
+        "url": item.article.url,
+        "why": item.why,
+        "best_theme": item.best_theme,
+        "best_score": item.best_score,
+    }
+
+
+def write_outputs(built: Built, settings: Settings, out: Path, now: datetime) -> dict[str, Path]:
+    """Write <issue>.html, .txt, .json and a sample .eml into `out`."""
+    from .message import prepare
+    from .unsubscribe import unsubscribe_url
+
+    out.mkdir(parents=True, exist_ok=True)
+    ident = built.issue.id
+    paths = {kind: out / f"{ident}.{kind}" for kind in ("html", "txt", "json", "eml")}
+    sample_url = unsubscribe_url(settings, 0, SAMPLE_RECIPIENT)
+    paths["html"].write_text(personalize(built.rendered.html, sample_url, html=True), encoding="utf-8")
+    paths["txt"].write_text(personalize(built.rendered.text, sample_url, html=False), encoding="utf-8")
+    paths["json"].write_text(
+        json.dumps(manifest(built, settings), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    prepared = prepare(settings, built.rendered)
+    sample = prepared.for_recipient(
+        SAMPLE_RECIPIENT, sample_url, now, message_id=f"<{ident}.sample@{settings.model.newsletter.sender_domain}>"
+    )
+    paths["eml"].write_bytes(sample)
+    return paths

@@ -1,0 +1,312 @@
+"""config.yaml as typed models: every problem reported at once, unknown keys warned by name."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+
+class Newsletter(_Model):
+    title: str
+    from_: str = Field(alias="from")
+    timezone: str = "UTC"
+    language: str = "en"
+    subject: str = "{title}: {date}"
+    reply_to: str | None = None
+    intro: str = ""
+    postal_address: str = ""
+    contact_url: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as America/New_York but received {value!r}") from None
+        return value
+
+    @field_validator("from_")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError(f"expected an address such as 'Name <news@example.org>' but received {value!r}")
+        return value
+
+    @property
+    def sender_address(self) -> str:
+        return parseaddr(self.from_)[1]
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_address.rpartition("@")[2]
+
+
+class FeedConfig(_Model):
+    name: str
+    url: str
+    categories: list[str] = []  # categories given to every article of this feed
+
+
+class Theme(_Model):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str
+    categories: list[str] = []
+    keywords: list[str] = []
+    title_keywords: list[str] = []  # terms that count only in a title
+    exclude: list[str] = []
+    min_score: float | None = None
+
+
+class CatchAll(_Model):
+    enabled: bool = True
+    slug: str = "more"
+    title: str = "More this week"
+
+
+class Weights(_Model):
+    category: float = 3.0
+    title: float = 2.0
+    teaser: float = 1.0
+    repeat: float = 0.25  # each further occurrence of a term already counted
+    min_score: float = 2.0
+
+
+class IssueSettings(_Model):
+    window_days: float = Field(7, gt=0)
+    max_per_section: int = Field(10, ge=1)
+    max_lookback_days: float = Field(28, gt=0)
+    min_articles: int = Field(1, ge=0)
+    require_approval: bool = False
+    size_budget: int = Field(90_000, ge=10_000)
+    teaser_words: int = Field(40, ge=5)
+    lead_story: bool = True
+
+
+class GatherSettings(_Model):
+    timeout: float = Field(20.0, gt=0)
+    connect_timeout: float = Field(10.0, gt=0)
+    concurrency: int = Field(8, ge=1, le=64)
+    max_bytes: int = Field(10_000_000, ge=1024)
+
+
+class Utm(_Model):
+    enabled: bool = True
+    source: str = "newsletter"
+    medium: str = "email"
+
+
+class Web(_Model):
+    base_url: str | None = None
+    issues_url: str | None = None  # where archived issues live; defaults to base_url + /archive
+
+    @field_validator("base_url", "issues_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"expected an http(s) URL but received {value!r}")
+        return value.rstrip("/") if value else value
+
+
+class Archive(_Model):
+    dir: str = "archive"
+
+
+class Smtp(_Model):
+    host: str = "127.0.0.1"
+    port: int = 587
+    security: Literal["none", "starttls", "ssl"] = "starttls"
+    username: str | None = None
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    connections: int = Field(4, ge=1, le=64)
+    rate_per_second: float = Field(50.0, gt=0)
+    rate_per_hour: int = Field(0, ge=0)  # 0: no hourly cap
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(5, ge=0)
+    bounce_after: int = Field(3, ge=1)
+    unsubscribe_mailto: str | None = None
+
+
+class Dkim(_Model):
+    selector: str
+    key_file: str
+    domain: str | None = None
+
+
+class Schedule(_Model):
+    day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "friday"
+    time: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Preview(_Model):
+    host: str = "127.0.0.1"
+    port: int = 8025
+    token_env: str = "DIGEST_PREVIEW_TOKEN"
+
+
+class Config(_Model):
+    newsletter: Newsletter
+    feeds: list[FeedConfig] = Field(min_length=1)
+    themes: list[Theme] = []
+    catch_all: CatchAll = CatchAll()
+    weights: Weights = Weights()
+    issue: IssueSettings = IssueSettings()
+    gather: GatherSettings = GatherSettings()
+    utm: Utm = Utm()
+    web: Web = Web()
+    archive: Archive = Archive()
+    smtp: Smtp = Smtp()
+    dkim: Dkim | None = None
+    schedule: Schedule = Schedule()
+    preview: Preview = Preview()
+    state: str = "digest.db"
+    secret_env: str = "DIGEST_SECRET"
+    editors: list[str] = []
+    templates: str | None = None  # a folder whose files override the shipped templates
+    now: str | None = None  # pins the clock (the demo uses it)
+
+    @field_validator("themes")
+    @classmethod
+    def _unique_slugs(cls, themes: list[Theme]) -> list[Theme]:
+        seen: set[str] = set()
+        for theme in themes:
+            if theme.slug in seen:
+                raise ValueError(f"expected unique slugs but {theme.slug!r} appears twice")
+            seen.add(theme.slug)
+        return themes
+
+
+@dataclass
+class Settings:
+    """A loaded config: the validated model plus where it came from and what was warned."""
+
+    model: Config
+    path: Path
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        """A path from config.yaml, relative to the file."""
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    @property
+    def state_path(self) -> Path:
+        return self.resolve(self.model.state)
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.resolve(self.model.archive.dir)
+
+    def secret(self) -> bytes | None:
+        value = os.environ.get(self.model.secret_env)
+        return value.encode() if value else None
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + ("from" if part == "from_" else str(part))
+    return out or "(top level)"
+
+
+def _problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        where = _location(item["loc"])
+        kind = item["type"]
+        if kind == "missing":
+            problems.append(f"{where}: expected a value but the key is missing")
+        elif kind == "value_error":
+            problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+        else:
+            problems.append(f"{where}: {item['msg'].lower()} but received {_describe(item.get('input'))}")
+    return problems
+
+
+def _unknown_keys(data: Any, model: type[BaseModel], where: str = "") -> list[str]:
+    """Keys the schema does not know, by their full dotted name: usually typos."""
+    if not isinstance(data, dict):
+        return []
+    unknown = []
+    fields = model.model_fields
+    by_name = {f.alias or name: (name, f) for name, f in fields.items()}
+    for key, value in data.items():
+        dotted = f"{where}.{key}" if where else str(key)
+        if key not in by_name:
+            unknown.append(dotted)
+            continue
+        annotation = by_name[key][1].annotation
+        for sub in _submodels(annotation):
+            if isinstance(value, list):
+                for index, entry in enumerate(value):
+                    unknown.extend(_unknown_keys(entry, sub, f"{dotted}[{index}]"))
+            else:
+                unknown.extend(_unknown_keys(value, sub, dotted))
+    return unknown
+
+
+def _submodels(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()):
+        found.extend(_submodels(arg))
+    return found
+
+
+def parse_config(data: Any, path: Path, strict: bool = False) -> Settings:
+    """Validate already-loaded YAML data; raise ConfigError listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [f"expected a mapping of settings but the file holds {_describe(data)}"])
+    warnings = [f"{path}: unknown key '{key}' is ignored (a typo?)" for key in _unknown_keys(data, Config)]
+    try:
+        model = Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(str(path), _problems(error)) from None
+    if strict and warnings:
+        raise ConfigError(str(path), [w.split(": ", 1)[1] + " (--strict makes warnings fatal)" for w in warnings])
+    return Settings(model=model, path=path, warnings=warnings)
+
+
+def load_config(path: str | Path, strict: bool = False) -> Settings:
+    """Read and validate config.yaml before any work starts."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["no such file; pass --config PATH or create config.yaml"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(str(path), [f"cannot be read ({error})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ConfigError(str(path), [f"is not valid YAML at {where}: {problem}"]) from None
+    return parse_config(data, path.resolve(), strict=strict)

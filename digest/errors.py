@@ -1,0 +1,44 @@
+"""Every error a user can see, in one place: each says what is wrong, where, and what to do."""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """A failure the user can act on; the CLI prints its message as one sentence, no traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(DigestError):
+    """config.yaml cannot be used; carries every problem found, not just the first."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = "; ".join(problems)
+        super().__init__(f"{path}: {lines}")
+
+
+class AllFeedsFailed(DigestError):
+    """No feed could be read, so there is nothing to build an issue from."""
+
+    def __init__(self, failures: list[str]) -> None:
+        super().__init__(
+            "every feed failed, so no issue was built: "
+            + "; ".join(failures)
+            + ". Check the feed URLs in config.yaml and your network."
+        )
+
+
+class NotFound(DigestError):
+    """Something the user named (an article, an issue, a subscriber) does not exist."""
+
+
+class SendRefused(DigestError):
+    """A send was refused before any message left: no approval, empty issue, or a send already running."""
+
+
+class SmtpConfigError(DigestError):
+    """The SMTP relay cannot be reached or refuses our login."""

@@ -1,0 +1,182 @@
+"""Gather: every configured feed → cleaned, de-duplicated articles of the window, and each feed's status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from . import clean
+from .config import FeedConfig, Settings
+from .errors import AllFeedsFailed
+from .fetch import Fetched, fetch_all, is_http, read_file
+from .models import Article, FeedResult, Window
+from .parse import NotAFeed, parse_feed
+from .state import FeedState, State, iso, parse_iso
+
+
+@dataclass
+class Gathered:
+    articles: list[Article]
+    feeds: list[FeedResult]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _encode(articles: list[Article]) -> str:
+    rows = []
+    for article in articles:
+        row = asdict(article)
+        row["published"] = iso(article.published) if article.published else None
+        rows.append(row)
+    return json.dumps(rows, ensure_ascii=False)
+
+
+def _decode(text: str) -> list[Article]:
+    articles = []
+    for row in json.loads(text):
+        row["published"] = parse_iso(row["published"]) if row["published"] else None
+        articles.append(Article(**row))
+    return articles
+
+
+def _local_path(settings: Settings, url: str) -> Path:
+    return settings.resolve(url.removeprefix("file://"))
+
+
+def _fetch(settings: Settings, feeds: list[FeedConfig], states: dict[str, FeedState]) -> dict[str, Fetched]:
+    cfg = settings.model.gather
+    results: dict[str, Fetched] = {}
+    remote = []
+    for feed in feeds:
+        if is_http(feed.url):
+            if states[feed.url].gone:
+                results[feed.url] = Fetched(
+                    feed.url,
+                    "gone",
+                    error="answered 410 Gone before, so it is no longer fetched; remove it from config.yaml",
+                )
+            else:
+                remote.append(states[feed.url])
+        else:
+            results[feed.url] = read_file(_local_path(settings, feed.url), cfg.max_bytes)
+    if remote:
+        contact = settings.model.newsletter.contact_url or settings.model.web.base_url
+        fetched = asyncio.run(
+            fetch_all(remote, contact, cfg.timeout, cfg.connect_timeout, cfg.concurrency, cfg.max_bytes)
+        )
+        for state, outcome in zip(remote, fetched, strict=True):
+            results[state.url] = outcome
+    return results
+
+
+def gather(settings: Settings, window: Window, state: State, now: datetime) -> Gathered:
+    """Fetch and parse every feed; keep the articles of the window, each once; report each feed."""
+    cfg = settings.model
+    feeds = cfg.feeds
+    states = {feed.url: state.feed(feed.url) for feed in feeds}
+    fetched = _fetch(settings, feeds, states)
+    warnings: list[str] = []
+    reports: list[FeedResult] = []
+    collected: list[Article] = []
+    for feed in feeds:
+        outcome = fetched[feed.url]
+        feed_state = states[feed.url]
+        articles: list[Article] = []
+        status, error = outcome.status, outcome.error
+        if status == "ok":
+            try:
+                parsed = parse_feed(outcome.body, feed.name, outcome.final_url or feed.url, cfg.issue.teaser_words)
+            except NotAFeed as problem:
+                status, error = "failed", str(problem)
+            else:
+                articles = parsed.articles
+                warnings.extend(f"feed '{feed.name}': {note}" for note in parsed.notes)
+                feed_state.cached = _encode(articles)
+                feed_state.etag, feed_state.last_modified = outcome.etag, outcome.last_modified
+        elif status == "not-modified" and feed_state.cached:
+            articles = _decode(feed_state.cached)
+        if outcome.moved_to and outcome.moved_to != feed_state.moved_to:
+            feed_state.moved_to = outcome.moved_to
+            warnings.append(
+                f"feed '{feed.name}' moved permanently to {outcome.moved_to}; it is fetched there "
+                "from now on: update its url in config.yaml"
+            )
+        if status in ("ok", "not-modified"):
+            feed_state.failures, feed_state.last_success, feed_state.last_error = 0, iso(now), None
+        else:
+            feed_state.failures += 1
+            feed_state.last_error = error
+            feed_state.gone = feed_state.gone or status == "gone"
+            warnings.append(f"feed '{feed.name}' ({feed.url}) {status}: {error}")
+        if is_http(feed.url):
+            state.save_feed(feed.name, feed_state)
+        for article in articles:
+            extra = [c for c in feed.categories if c not in article.categories]
+            article.categories = article.categories + extra
+        collected.extend(articles)
+        reports.append(FeedResult(name=feed.name, url=feed.url, status=status, items=len(articles), error=error))
+    if reports and all(r.status not in ("ok", "not-modified") for r in reports):
+        raise AllFeedsFailed([f"'{r.name}': {r.error}" for r in reports])
+    kept, window_notes = _window(collected, window, state, now)
+    warnings.extend(window_notes)
+    unique, dropped = dedupe(kept)
+    if dropped:
+        warnings.append(
+            f"{dropped} duplicate article{'s' if dropped != 1 else ''} (same guid or link in "
+            "several feeds or entries) kept once"
+        )
+    unique.sort(key=lambda a: a.published or window.end, reverse=True)
+    return Gathered(articles=unique, feeds=reports, warnings=warnings)
+
+
+def _window(
+    articles: list[Article],
+    window: Window,
+    state: State,
+    now: datetime,
+) -> tuple[list[Article], list[str]]:
+    """Keep what was published in [start, end); undated entries count from when they were first seen."""
+    seen = state.first_seen([(a.id, clean.url_key(a.url), a.feed, a.title) for a in articles], now)
+    kept: list[Article] = []
+    undated = 0
+    future = 0
+    for article in articles:
+        if article.published is None:
+            undated += 1
+            first = seen.get(article.id)
+            if first is not None and window.start <= first <= window.end:
+                article.published, article.dated_by = first, "first-seen"
+                kept.append(article)
+            continue
+        if article.published > now:
+            future += 1
+            continue
+        if window.start <= article.published < window.end:
+            kept.append(article)
+    notes = []
+    if undated:
+        notes.append(
+            f"{undated} undated entr{'y' if undated == 1 else 'ies'}: dated by when digest first saw "
+            "them, so each appears in one issue at most"
+        )
+    if future:
+        notes.append(f"{future} entr{'y' if future == 1 else 'ies'} dated in the future were left for a later issue")
+    return kept, notes
+
+
+def dedupe(articles: list[Article]) -> tuple[list[Article], int]:
+    """The same article from two feeds (same guid, or the same normalised link) appears once."""
+    ids: set[str] = set()
+    keys: set[str] = set()
+    unique: list[Article] = []
+    for article in articles:
+        key = clean.url_key(article.url)
+        if article.id in ids or (key and key in keys):
+            continue
+        ids.add(article.id)
+        if key:
+            keys.add(key)
+        unique.append(article)
+    return unique, len(articles) - len(unique)

@@ -1,0 +1,182 @@
+"""Group: articles → sections, by scored evidence for each theme; every placement carries its reason."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .clean import fold
+from .config import Config, Theme, Weights
+from .models import Article, LeftOut, Placed, Section
+
+_WORD = re.compile(r"\w+")
+_SUFFIXES = ("ings", "ing", "ies", "ed", "es", "s", "e")
+
+
+def stem(token: str) -> str:
+    """A crude, consistent stem so that 'strikes', 'striking' and 'strike' meet."""
+    for suffix in _SUFFIXES:
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            base = token[: -len(suffix)]
+            return base + "y" if suffix == "ies" else base
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    return [stem(t) for t in _WORD.findall(fold(text))]
+
+
+@dataclass
+class Term:
+    """A keyword or phrase, ready to match whole words."""
+
+    text: str
+    stems: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> Term:
+        return cls(text=text, stems=tuple(tokens(text)))
+
+    def count(self, words: list[str]) -> int:
+        n = len(self.stems)
+        if n == 0:
+            return 0
+        first = self.stems[0]
+        return sum(1 for i, w in enumerate(words) if w == first and tuple(words[i : i + n]) == self.stems)
+
+
+@dataclass
+class CompiledTheme:
+    theme: Theme
+    categories: dict[str, str]
+    keywords: list[Term]
+    title_keywords: list[Term]
+    exclude: list[Term]
+
+    @classmethod
+    def of(cls, theme: Theme) -> CompiledTheme:
+        return cls(
+            theme=theme,
+            categories={fold(c).strip(): c for c in theme.categories},
+            keywords=[Term.of(k) for k in theme.keywords],
+            title_keywords=[Term.of(k) for k in theme.title_keywords],
+            exclude=[Term.of(k) for k in theme.exclude],
+        )
+
+
+@dataclass
+class Score:
+    slug: str
+    total: float = 0.0
+    evidence: list[tuple[str, float]] = field(default_factory=list)
+    vetoed_by: str | None = None
+
+    def reason(self) -> str:
+        return ", ".join(f"{what} {points:.1f}" for what, points in self.evidence)
+
+
+def score(article: Article, theme: CompiledTheme, weights: Weights) -> Score:
+    """The evidence that an article belongs to a theme, and its total."""
+    result = Score(slug=theme.theme.slug)
+    title_words = tokens(article.title)
+    teaser_words = tokens(article.teaser)
+    for term in theme.exclude:
+        if term.count(title_words) or term.count(teaser_words):
+            result.vetoed_by = term.text
+            result.evidence.append((f"excluded by '{term.text}'", 0.0))
+            return result
+    for category in article.categories:
+        name = theme.categories.get(fold(category).strip())
+        if name is not None:
+            result.evidence.append((f"category '{category}'", weights.category))
+    for term in theme.keywords + theme.title_keywords:
+        in_title = term.count(title_words)
+        in_teaser = term.count(teaser_words) if term in theme.keywords else 0
+        if in_title:
+            points = weights.title + weights.repeat * (in_title - 1 + in_teaser)
+            result.evidence.append((f"title '{term.text}'", points))
+        elif in_teaser:
+            points = weights.teaser + weights.repeat * (in_teaser - 1)
+            result.evidence.append((f"teaser '{term.text}'", points))
+    result.total = round(sum(points for _, points in result.evidence), 3)
+    return result
+
+
+@dataclass
+class Grouper:
+    """The configured themes, compiled once, and the rules that file an article."""
+
+    config: Config
+    themes: list[CompiledTheme] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.themes = [CompiledTheme.of(t) for t in self.config.themes]
+
+    def scores(self, article: Article) -> list[Score]:
+        return [score(article, theme, self.config.weights) for theme in self.themes]
+
+    def best(self, article: Article) -> tuple[Score | None, Score | None]:
+        """(the winning theme's score or None, the best score even if below the minimum)."""
+        best: Score | None = None
+        best_theme: CompiledTheme | None = None
+        for theme, result in zip(self.themes, self.scores(article), strict=True):
+            if best is None or result.total > best.total:  # ties keep the earlier theme: config order
+                best, best_theme = result, theme
+        if best is None or best_theme is None:
+            return None, None
+        minimum = best_theme.theme.min_score
+        if minimum is None:
+            minimum = self.config.weights.min_score
+        return (best if best.total >= minimum and best.total > 0 else None), best
+
+    def group(self, articles: list[Article]) -> tuple[list[Section], list[LeftOut]]:
+        """Each article in exactly one section: its best theme, or the catch-all; newest first; capped."""
+        cfg = self.config
+        sections = {t.slug: Section(slug=t.slug, title=t.title) for t in cfg.themes}
+        catch_all = Section(slug=cfg.catch_all.slug, title=cfg.catch_all.title)
+        left_out: list[LeftOut] = []
+        for article in articles:
+            winner, best = self.best(article)
+            if winner is not None:
+                sections[winner.slug].items.append(Placed(article, winner.reason(), winner.total))
+                continue
+            hint = best.slug if best and best.total > 0 else None
+            points = best.total if best else 0.0
+            if cfg.catch_all.enabled:
+                why = f"no theme reached the minimum score (best: {hint} {points:.1f})" if hint else "no theme matched"
+                catch_all.items.append(Placed(article, why, 0.0))
+            else:
+                left_out.append(LeftOut(article, "below the minimum score", hint, points))
+        ordered = list(sections.values()) + ([catch_all] if cfg.catch_all.enabled else [])
+        for section in ordered:
+            section.items.sort(
+                key=lambda p: p.article.published.timestamp() if p.article.published else 0, reverse=True
+            )
+            cap = cfg.issue.max_per_section
+            if len(section.items) > cap:
+                for extra in section.items[cap:]:
+                    left_out.append(
+                        LeftOut(extra.article, f"over the cap of {cap} in '{section.title}'", section.slug, extra.score)
+                    )
+                section.left_out = len(section.items) - cap
+                section.items = section.items[:cap]
+        return ordered, left_out
+
+
+def explain(article: Article, config: Config) -> str:
+    """A human-readable account of every theme's score for one article."""
+    grouper = Grouper(config)
+    winner, _ = grouper.best(article)
+    lines = [f"{article.title}", f"  {article.url or '(no link)'}  [{article.feed}]"]
+    if article.categories:
+        lines.append(f"  categories: {', '.join(article.categories)}")
+    for result in grouper.scores(article):
+        detail = result.reason() or "no evidence"
+        lines.append(f"  {result.slug:<16} {result.total:5.1f}  {detail}")
+    if winner is not None:
+        lines.append(f"  → {winner.slug} (highest score; config order breaks ties)")
+    else:
+        minimum = config.weights.min_score
+        where = config.catch_all.slug if config.catch_all.enabled else "left out"
+        lines.append(f"  → {where}: no theme reached the minimum score {minimum:.1f}")
+    return "\n".join(lines)

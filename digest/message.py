@@ -1,0 +1,136 @@
+"""The message subscribers receive: built once per issue, then one cheap copy per recipient.
+
+The MIME body is encoded once with placeholders; each recipient's copy substitutes its own To,
+Message-ID and unsubscribe URL into the encoded bytes, and is DKIM-signed when a key is configured.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import Header
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+
+from markupsafe import escape
+
+from .config import Settings
+from .models import Rendered
+from .render import UNSUBSCRIBE_PLACEHOLDER
+
+
+def _placeholder_pattern(text: str) -> re.Pattern[bytes]:
+    # Quoted-printable may put a soft line break ("=\r\n") between any two characters.
+    return re.compile(b"(?:=\r\n)?".join(re.escape(bytes([c])) for c in text.encode()))
+
+
+_UNSUB = _placeholder_pattern(UNSUBSCRIBE_PLACEHOLDER)
+
+
+def _qp(value: str) -> bytes:
+    return value.encode().replace(b"=", b"=3D")
+
+
+def _header(name: str, value: str) -> bytes:
+    encoded = value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
+    return f"{name}: {encoded}\r\n".encode()
+
+
+@dataclass
+class Prepared:
+    """An issue's message, encoded once; `for_recipient` makes each subscriber's copy."""
+
+    sender: str
+    domain: str
+    subject: str
+    reply_to: str | None
+    list_id: str
+    mailto: str | None
+    mime_head: bytes
+    text_part: bytes
+    html_part: bytes
+    dkim: tuple[bytes, bytes, bytes] | None  # selector, domain, private key
+
+    def for_recipient(
+        self, address: str, unsubscribe_url: str, date: datetime, name: str = "", message_id: str | None = None
+    ) -> bytes:
+        mid = message_id or f"<{uuid.uuid4().hex}@{self.domain}>"
+        unsubscribe = f"<{unsubscribe_url}>" + (f", <mailto:{self.mailto}?subject=unsubscribe>" if self.mailto else "")
+        head = b"".join(
+            [
+                _header("From", self.sender),
+                _header("To", formataddr((name, address), charset="utf-8") if name else address),
+                _header("Subject", self.subject),
+                _header("Date", format_datetime(date)),
+                _header("Message-ID", mid),
+                *([_header("Reply-To", self.reply_to)] if self.reply_to else []),
+                _header("List-Id", self.list_id),
+                _header("List-Unsubscribe", unsubscribe),
+                _header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                self.mime_head,
+            ]
+        )
+        text = _UNSUB.sub(_qp(unsubscribe_url).replace(b"\\", b"\\\\"), self.text_part)
+        html = _UNSUB.sub(_qp(str(escape(unsubscribe_url))).replace(b"\\", b"\\\\"), self.html_part)
+        message = head + b"\r\n" + text + html
+        if self.dkim:
+            message = _sign(message, *self.dkim)
+        return message
+
+
+def _sign(message: bytes, selector: bytes, domain: bytes, key: bytes) -> bytes:
+    import dkim
+
+    headers = [
+        b"from",
+        b"to",
+        b"subject",
+        b"date",
+        b"message-id",
+        b"list-id",
+        b"list-unsubscribe",
+        b"list-unsubscribe-post",
+        b"mime-version",
+        b"content-type",
+    ]
+    signature: bytes = dkim.sign(message, selector, domain, key, include_headers=headers)
+    return signature.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n") + message
+
+
+def prepare(settings: Settings, rendered: Rendered, test: bool = False) -> Prepared:
+    """Encode the issue's message once: multipart/alternative, text/plain first, quoted-printable."""
+    cfg = settings.model
+    msg = EmailMessage(policy=SMTP)
+    msg.set_content(rendered.text, cte="quoted-printable")
+    msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    raw = msg.as_bytes()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    mime_head = b"".join(
+        line + b"\r\n"
+        for line in head.split(b"\r\n")
+        if line.lower().startswith((b"mime-version", b"content-type", b"\t", b" "))
+    )
+    split = body.find(b"Content-Type: text/html")
+    split = body.rfind(b"\r\n--", 0, split) + 2
+    dkim_parts = None
+    if cfg.dkim is not None:
+        key = Path(settings.resolve(cfg.dkim.key_file)).read_bytes()
+        dkim_parts = (cfg.dkim.selector.encode(), (cfg.dkim.domain or cfg.newsletter.sender_domain).encode(), key)
+    slug = re.sub(r"[^a-z0-9]+", "-", cfg.newsletter.title.lower()).strip("-") or "digest"
+    subject = ("[TEST] " if test else "") + rendered.subject
+    return Prepared(
+        sender=cfg.newsletter.from_,
+        domain=cfg.newsletter.sender_domain,
+        subject=subject,
+        reply_to=cfg.newsletter.reply_to,
+        list_id=f"{cfg.newsletter.title} <{slug}.{cfg.newsletter.sender_domain}>",
+        mailto=cfg.smtp.unsubscribe_mailto,
+        mime_head=mime_head,
+        text_part=body[:split],
+        html_part=body[split:],
+        dkim=dkim_parts,
+    )

@@ -1,0 +1,110 @@
+"""The typed records that pass between stages: gather → group → render → send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class Article:
+    """One feed entry, cleaned: plain-text fields, absolute http(s) links, an aware datetime."""
+
+    id: str
+    title: str
+    url: str | None
+    feed: str
+    published: datetime | None
+    teaser: str = ""
+    author: str = ""
+    categories: list[str] = field(default_factory=list)
+    image: str | None = None
+    image_alt: str = ""
+    rtl: bool = False
+    dated_by: str = "feed"  # "feed", or "first-seen" when the feed gave no date
+
+
+@dataclass
+class FeedResult:
+    """What happened to one feed during gathering."""
+
+    name: str
+    url: str
+    status: str  # ok | not-modified | failed | gone | skipped
+    items: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Placed:
+    """An article filed in a section, with the evidence that put it there."""
+
+    article: Article
+    reason: str
+    score: float = 0.0
+
+
+@dataclass
+class Section:
+    slug: str
+    title: str
+    items: list[Placed] = field(default_factory=list)
+    left_out: int = 0  # how many matching articles the max_per_section cap held back
+    more: list[Placed] = field(default_factory=list)  # overflow shown as a compact headline list
+
+
+@dataclass
+class Window:
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class LeftOut:
+    """An article the machine passed over: why, and its best score."""
+
+    article: Article
+    why: str
+    best_theme: str | None = None
+    best_score: float = 0.0
+
+
+@dataclass
+class Issue:
+    """One issue of the newsletter, ready to render: everything build, preview and send need."""
+
+    id: str
+    title: str
+    subject: str
+    window: Window
+    sections: list[Section]
+    feeds: list[FeedResult]
+    warnings: list[str] = field(default_factory=list)
+    lead: Placed | None = None
+    lead_section: str | None = None
+    intro: str = ""
+    left_out: list[LeftOut] = field(default_factory=list)
+    corrections_applied: list[str] = field(default_factory=list)
+
+    def articles(self) -> list[Placed]:
+        """Every article the email carries, lead first, in reading order."""
+        out = [self.lead] if self.lead else []
+        for section in self.sections:
+            out.extend(section.items)
+            out.extend(section.more)
+        return out
+
+    @property
+    def article_count(self) -> int:
+        return len(self.articles())
+
+
+@dataclass
+class Rendered:
+    """The issue as subscribers get it: HTML and plain text, with placeholders for personal parts."""
+
+    html: str
+    text: str
+    preheader: str
+    subject: str
+    degraded: bool = False  # overflow items were moved into "more headlines" to stay under the size budget

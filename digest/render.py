@@ -1,0 +1,242 @@
+"""Render: an Issue → the email's HTML (Jinja2 → MJML → mjml-python → premailer) and its plain text.
+
+This is the one render path: build, preview, test sends and real sends all call `render()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import textwrap
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+from markupsafe import Markup, escape
+from mjml import mjml2html
+
+from .clean import add_utm
+from .config import Settings
+from .models import Article, Issue, Rendered, Section
+
+# Personal parts are placeholders in the rendered issue, substituted per recipient at send time.
+UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.invalid/DIGEST-UNSUBSCRIBE-TOKEN"
+CLIP_BYTES = 102_000
+
+_MSO_MERGE = re.compile(r"<!\[endif\]-->\s*?<!--\[if mso \| IE\]>")
+_DOCTYPE = re.compile(r"^\s*<!doctype html>", re.I)
+
+
+def template_dirs(settings: Settings | None) -> list[Path]:
+    """The folders templates are read from: config's override first, then the shipped ones."""
+    here = Path(__file__).resolve().parent
+    dirs = []
+    if settings is not None and settings.model.templates:
+        dirs.append(settings.resolve(settings.model.templates))
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "email.mjml.j2").exists():
+            dirs.append(candidate)
+            break
+    return dirs
+
+
+def _wrap(text: str, width: int = 76, indent: str = "") -> str:
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+@lru_cache(maxsize=8)
+def _environment(dirs: tuple[Path, ...], html: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
+        autoescape=html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=True,
+    )
+    env.filters["wrap"] = _wrap
+    return env
+
+
+def _date(moment: Any, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local:%b} {local.day}, {local.year}"
+
+
+def _context(issue: Issue, settings: Settings, html: bool) -> dict[str, Any]:
+    cfg = settings.model
+    zone = ZoneInfo(cfg.newsletter.timezone)
+    utm = cfg.utm
+
+    def link(article: Article) -> str:
+        assert article.url is not None
+        if not utm.enabled:
+            return article.url
+        return add_utm(article.url, utm.source, utm.medium, issue.id)
+
+    def meta_text(article: Article) -> str:
+        parts = [article.author] if article.author else []
+        if article.published and article.dated_by == "feed":
+            parts.append(_date(article.published, zone))
+        return " · ".join(parts)
+
+    def meta(article: Article) -> Markup:
+        text = meta_text(article)
+        return Markup('<p class="meta">{}</p>').format(text) if text else Markup("")
+
+    def rtl(article: Article) -> Markup:
+        return Markup(' dir="rtl" style="text-align:right"') if article.rtl else Markup("")
+
+    start = issue.window.start.astimezone(zone)
+    last = issue.window.end.astimezone(zone)
+    web_url = issue_web_url(settings, issue.id)
+    site = cfg.web.base_url
+    return {
+        "lang": cfg.newsletter.language,
+        "title": cfg.newsletter.title,
+        "subject": issue.subject,
+        "issue": issue,
+        "sections": [s for s in issue.sections if s.items or s.more],
+        "lead": issue.lead,
+        "intro": issue.intro,
+        "date_line": f"{_date(start, zone)} – {_date(last, zone)} · Issue {issue.id}",
+        "preheader": preheader(issue),
+        "web_url": web_url,
+        "site_url": site,
+        "site_host": urlsplit(site).netloc if site else "",
+        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "postal_address": cfg.newsletter.postal_address,
+        "link": link,
+        "meta": meta,
+        "meta_text": meta_text,
+        "rtl": rtl,
+    }
+
+
+def issue_web_url(settings: Settings, issue_id: str) -> str | None:
+    web = settings.model.web
+    if web.issues_url:
+        return f"{web.issues_url}/{issue_id}.html"
+    if web.base_url:
+        return f"{web.base_url}/archive/{issue_id}.html"
+    return None
+
+
+def preheader(issue: Issue) -> str:
+    """The inbox preview line: the first headlines, up to about 140 characters."""
+    titles = [p.article.title for p in issue.articles()[:4]]
+    text = " · ".join(titles)
+    return text if len(text) <= 140 else text[:139].rsplit(" ", 1)[0] + "…"
+
+
+@lru_cache(maxsize=4)
+def _css(path: Path, mtime: float) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def own_css(settings: Settings | None) -> str:
+    for directory in template_dirs(settings):
+        path = directory / "email.css"
+        if path.exists():
+            return _css(path, path.stat().st_mtime)
+    return ""
+
+
+def inline_css(html: str, css: str) -> str:
+    """Inline only our own CSS; MJML's head styles stay as they are (media queries, !important)."""
+    from premailer import Premailer  # imported here: ~120 ms that only rendering should pay
+
+    marked = re.sub(r"<style(?=[\s>])", '<style data-premailer="ignore"', html)
+    inlined: str = Premailer(
+        marked,
+        css_text=css,
+        allow_network=False,
+        strip_important=False,
+        keep_style_tags=True,
+        remove_classes=False,
+        disable_validation=True,
+        disable_leftover_css=True,
+        cssutils_logging_level=logging.CRITICAL,
+        exclude_pseudoclasses=True,
+        capitalize_float_margin=False,
+    ).transform(pretty_print=False)
+    inlined = inlined.replace(' data-premailer="ignore"', "")
+    if not _DOCTYPE.match(inlined):
+        inlined = "<!doctype html>\n" + re.sub(r"^\s*<!DOCTYPE[^>]*>\s*", "", inlined, flags=re.I)
+    return inlined
+
+
+def _compile(issue: Issue, settings: Settings) -> str:
+    dirs = tuple(template_dirs(settings))
+    source = _environment(dirs, True).get_template("email.mjml.j2").render(_context(issue, settings, True))
+    # MRML rejects indentation or CRLF between head children: normalise before compiling.
+    source = "\n".join(line.rstrip() for line in source.replace("\r\n", "\n").split("\n"))
+    html: str = mjml2html(source, disable_comments=True, fonts={})
+    html = _MSO_MERGE.sub("", html)
+    return inline_css(html, own_css(settings))
+
+
+def render_text(issue: Issue, settings: Settings) -> str:
+    dirs = tuple(template_dirs(settings))
+    text = _environment(dirs, False).get_template("email.txt.j2").render(_context(issue, settings, False))
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def _degrade(issue: Issue) -> Issue | None:
+    """Move the last card of the longest section into its "more headlines" list; None when nothing is left."""
+    candidates = [s for s in issue.sections if s.items]
+    if not candidates:
+        return None
+    longest = max(candidates, key=lambda s: len(s.items))
+    sections = []
+    for section in issue.sections:
+        if section is longest:
+            section = Section(
+                slug=section.slug,
+                title=section.title,
+                items=section.items[:-1],
+                left_out=section.left_out,
+                more=[section.items[-1], *section.more],
+            )
+        sections.append(section)
+    return replace(issue, sections=sections)
+
+
+def render(issue: Issue, settings: Settings) -> tuple[Issue, Rendered]:
+    """Render an issue; past the size budget, turn cards into headlines until it fits. One path for all."""
+    budget = settings.model.issue.size_budget
+    html = _compile(issue, settings)
+    degraded = False
+    first_size = len(html.encode())
+    while len(html.encode()) > budget:
+        smaller = _degrade(issue)
+        if smaller is None:
+            break
+        issue, degraded = smaller, True
+        html = _compile(issue, settings)
+    if degraded:
+        moved = sum(len(s.more) for s in issue.sections)
+        issue.warnings.append(
+            f"the email would be {first_size:,} bytes, over the {budget:,}-byte budget (Gmail clips near "
+            f"{CLIP_BYTES:,}): {moved} article{'s' if moved != 1 else ''} became short headlines to fit"
+        )
+    text = render_text(issue, settings)
+    return issue, Rendered(html=html, text=text, preheader=preheader(issue), subject=issue.subject, degraded=degraded)
+
+
+def personalize(content: str, unsubscribe_url: str, html: bool) -> str:
+    """One recipient's copy: substitute the personal parts, no re-render."""
+    value = str(escape(unsubscribe_url)) if html else unsubscribe_url
+    return content.replace(UNSUBSCRIBE_PLACEHOLDER, value)

@@ -1,0 +1,75 @@
+"""Talking to the SMTP relay: connect with the configured security and login, and send one message."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from datetime import datetime
+
+from .config import Settings
+from .errors import SmtpConfigError
+from .message import prepare
+from .models import Rendered
+from .unsubscribe import unsubscribe_url
+
+
+def connect(settings: Settings) -> smtplib.SMTP:
+    """An open, logged-in connection to the relay; a clear error when that cannot be had."""
+    cfg = settings.model.smtp
+    where = f"{cfg.host}:{cfg.port}"
+    # The local name in EHLO: a fixed one avoids a slow reverse-DNS lookup on every connection.
+    local = settings.model.newsletter.sender_domain
+    try:
+        if cfg.security == "ssl":
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                cfg.host, cfg.port, local_hostname=local, timeout=cfg.timeout, context=ssl.create_default_context()
+            )
+        else:
+            conn = smtplib.SMTP(cfg.host, cfg.port, local_hostname=local, timeout=cfg.timeout)
+            if cfg.security == "starttls":
+                conn.starttls(context=ssl.create_default_context())
+        if cfg.username:
+            password = os.environ.get(cfg.password_env)
+            if password is None:
+                conn.close()
+                raise SmtpConfigError(
+                    f"smtp.username is set but the environment variable {cfg.password_env} "
+                    "(smtp.password_env) holding its password is not"
+                )
+            conn.login(cfg.username, password)
+    except smtplib.SMTPAuthenticationError as error:
+        raise SmtpConfigError(
+            f"the SMTP relay {where} refused the login of '{cfg.username}' ({error.smtp_code}); "
+            f"check smtp.username and {cfg.password_env}"
+        ) from None
+    except smtplib.SMTPNotSupportedError:
+        raise SmtpConfigError(
+            f"the SMTP relay {where} does not offer STARTTLS; set smtp.security to 'ssl' or 'none' in config.yaml"
+        ) from None
+    except (OSError, smtplib.SMTPException) as error:
+        raise SmtpConfigError(
+            f"cannot reach the SMTP relay at {where} ({error}); check smtp.host, smtp.port "
+            "and smtp.security in config.yaml"
+        ) from None
+    return conn
+
+
+def send_test(settings: Settings, rendered: Rendered, address: str, now: datetime) -> str:
+    """Mail one copy marked [TEST] to an editor; touches no subscriber and records nothing as sent."""
+    prepared = prepare(settings, rendered, test=True)
+    message = prepared.for_recipient(address, unsubscribe_url(settings, 0, address), now)
+    conn = connect(settings)
+    try:
+        conn.sendmail(settings.model.newsletter.sender_address, [address], message)
+    except smtplib.SMTPRecipientsRefused as error:
+        code, text = next(iter(error.recipients.values()))
+        raise SmtpConfigError(
+            f"the relay refused the test address {address}: {code} {text.decode(errors='replace')}"
+        ) from None
+    finally:
+        try:
+            conn.quit()
+        except (OSError, smtplib.SMTPException):
+            conn.close()
+    return prepared.subject
