@@ -1,0 +1,107 @@
+"""Fixtures shared by every test: the shared feeds, real servers on 127.0.0.1, configs in temp dirs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from servers import FeedServer, SmtpSink  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("DIGEST_SHARED_FEEDS", REPO.parent / "shared" / "feeds"))
+REAL_WEEK_NOW = "2026-02-18T12:00:00Z"
+
+
+def real_week_files() -> list[Path]:
+    """The 17 feeds captured on 17–18 Feb 2026: one real week."""
+    manifest = json.loads((SHARED / "manifest.json").read_text())
+    return [SHARED / row["file"] for row in manifest if row["repo"] == "kagisearch/fastfeedparser"]
+
+
+def shipped_config() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((REPO / "config.yaml").read_text())
+    return data
+
+
+@pytest.fixture
+def shared_feeds() -> Path:
+    if not SHARED.exists():
+        pytest.fail(f"the shared test feeds are missing at {SHARED}; set DIGEST_SHARED_FEEDS")
+    return SHARED
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config.yaml into a temp dir: the shipped one's themes, with the given overrides."""
+
+    def write(feeds: list[dict[str, str]], **overrides: Any) -> Path:
+        base = shipped_config()
+        data: dict[str, Any] = {
+            "newsletter": {**base["newsletter"], "timezone": "UTC"},
+            "feeds": feeds,
+            "themes": base["themes"],
+            "catch_all": base["catch_all"],
+            "weights": base["weights"],
+            "issue": {"window_days": 7, "max_per_section": 10, "lead_story": True},
+            "web": {"base_url": "https://newsletter.example.org"},
+            "gather": {"timeout": 5, "connect_timeout": 2},
+            "state": "state/digest.db",
+        }
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def real_week_config(write_config: Callable[..., Path]) -> Path:
+    feeds = [{"name": f.stem, "url": str(f)} for f in real_week_files()]
+    return write_config(feeds)
+
+
+@pytest.fixture
+def cli() -> Callable[..., Any]:
+    """Run the digest CLI in-process and return click's Result."""
+    from digest.cli import main
+
+    def run(*args: str, **kwargs: Any) -> Any:
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+    return run
+
+
+def load_manifest(out: Path) -> dict[str, Any]:
+    files = sorted(out.glob("*.json"))
+    assert len(files) == 1, files
+    data: dict[str, Any] = json.loads(files[0].read_text())
+    return data
