@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from servers import FeedServer, SmtpSink  # noqa: E402
+from servers import FeedServer, SmtpSink
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("DIGEST_SHARED_FEEDS", REPO.parent / "shared" / "feeds"))
