@@ -10,13 +10,14 @@ from .config import Config, Theme, Weights
 from .models import Article, LeftOut, Placed, Section
 
 _WORD = re.compile(r"\w+")
-_SUFFIXES = ("ings", "ing", "ies", "ed", "es", "s", "e")
+# (suffix, shortest stem it may leave): conservative, so that "Andes" never becomes "and".
+_SUFFIXES = (("ings", 3), ("ing", 3), ("ies", 3), ("ed", 4), ("es", 4), ("s", 3), ("e", 4))
 
 
 def stem(token: str) -> str:
     """A crude, consistent stem so that 'strikes', 'striking' and 'strike' meet."""
-    for suffix in _SUFFIXES:
-        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+    for suffix, shortest in _SUFFIXES:
+        if token.endswith(suffix) and len(token) - len(suffix) >= shortest:
             base = token[: -len(suffix)]
             return base + "y" if suffix == "ies" else base
     return token
@@ -27,22 +28,49 @@ def tokens(text: str) -> list[str]:
 
 
 @dataclass
+class Words:
+    """A text as stems for matching, and as its raw words for acronyms (CUT is not "cut")."""
+
+    stems: list[str]
+    raw: list[str]
+
+    @classmethod
+    def of(cls, text: str) -> Words:
+        return cls(stems=tokens(text), raw=_WORD.findall(text))
+
+
+def _run_count(needle: tuple[str, ...], words: list[str]) -> int:
+    n = len(needle)
+    if n == 0:
+        return 0
+    first = needle[0]
+    return sum(1 for i, w in enumerate(words) if w == first and tuple(words[i : i + n]) == needle)
+
+
+@dataclass
 class Term:
-    """A keyword or phrase, ready to match whole words."""
+    """A keyword or phrase, ready to match whole words; an all-capitals term matches only in capitals."""
 
     text: str
     stems: tuple[str, ...]
+    exact: bool = False
 
     @classmethod
     def of(cls, text: str) -> Term:
-        return cls(text=text, stems=tuple(tokens(text)))
+        exact = len(text) >= 2 and text.isupper() and text.isalpha()
+        return cls(text=text, stems=(text,) if exact else tuple(tokens(text)), exact=exact)
 
-    def count(self, words: list[str]) -> int:
-        n = len(self.stems)
-        if n == 0:
-            return 0
-        first = self.stems[0]
-        return sum(1 for i, w in enumerate(words) if w == first and tuple(words[i : i + n]) == self.stems)
+    def count(self, words: Words) -> int:
+        return _run_count(self.stems, words.raw if self.exact else words.stems)
+
+
+def _terms(texts: list[str]) -> list[Term]:
+    """Compile terms, keeping one per stem form: 'Peru' and 'Perú' are one piece of evidence."""
+    seen: dict[tuple[tuple[str, ...], bool], Term] = {}
+    for text in texts:
+        term = Term.of(text)
+        seen.setdefault((term.stems, term.exact), term)
+    return list(seen.values())
 
 
 @dataclass
@@ -58,9 +86,9 @@ class CompiledTheme:
         return cls(
             theme=theme,
             categories={fold(c).strip(): c for c in theme.categories},
-            keywords=[Term.of(k) for k in theme.keywords],
-            title_keywords=[Term.of(k) for k in theme.title_keywords],
-            exclude=[Term.of(k) for k in theme.exclude],
+            keywords=_terms(theme.keywords),
+            title_keywords=_terms(theme.title_keywords),
+            exclude=_terms(theme.exclude),
         )
 
 
@@ -78,8 +106,8 @@ class Score:
 def score(article: Article, theme: CompiledTheme, weights: Weights) -> Score:
     """The evidence that an article belongs to a theme, and its total."""
     result = Score(slug=theme.theme.slug)
-    title_words = tokens(article.title)
-    teaser_words = tokens(article.teaser)
+    title_words = Words.of(article.title)
+    teaser_words = Words.of(article.summary or article.teaser)
     for term in theme.exclude:
         if term.count(title_words) or term.count(teaser_words):
             result.vetoed_by = term.text
@@ -97,7 +125,7 @@ def score(article: Article, theme: CompiledTheme, weights: Weights) -> Score:
             result.evidence.append((f"title '{term.text}'", points))
         elif in_teaser:
             points = weights.teaser + weights.repeat * (in_teaser - 1)
-            result.evidence.append((f"teaser '{term.text}'", points))
+            result.evidence.append((f"summary '{term.text}'", points))
     result.total = round(sum(points for _, points in result.evidence), 3)
     return result
 
@@ -115,19 +143,24 @@ class Grouper:
     def scores(self, article: Article) -> list[Score]:
         return [score(article, theme, self.config.weights) for theme in self.themes]
 
+    def minimum(self, theme: CompiledTheme) -> float:
+        value = theme.theme.min_score
+        return self.config.weights.min_score if value is None else value
+
     def best(self, article: Article) -> tuple[Score | None, Score | None]:
-        """(the winning theme's score or None, the best score even if below the minimum)."""
+        """(the winning theme's score or None, the best score even if below the minimum).
+
+        The winner is the highest score among the themes whose minimum it reaches; ties go to config order.
+        """
+        winner: Score | None = None
         best: Score | None = None
-        best_theme: CompiledTheme | None = None
         for theme, result in zip(self.themes, self.scores(article), strict=True):
-            if best is None or result.total > best.total:  # ties keep the earlier theme: config order
-                best, best_theme = result, theme
-        if best is None or best_theme is None:
-            return None, None
-        minimum = best_theme.theme.min_score
-        if minimum is None:
-            minimum = self.config.weights.min_score
-        return (best if best.total >= minimum and best.total > 0 else None), best
+            if best is None or result.total > best.total:
+                best = result
+            qualifies = result.total > 0 and result.total >= self.minimum(theme)
+            if qualifies and (winner is None or result.total > winner.total):
+                winner = result
+        return winner, best
 
     def group(self, articles: list[Article]) -> tuple[list[Section], list[LeftOut]]:
         """Each article in exactly one section: its best theme, or the catch-all; newest first; capped."""
@@ -176,7 +209,6 @@ def explain(article: Article, config: Config) -> str:
     if winner is not None:
         lines.append(f"  → {winner.slug} (highest score; config order breaks ties)")
     else:
-        minimum = config.weights.min_score
         where = config.catch_all.slug if config.catch_all.enabled else "left out"
-        lines.append(f"  → {where}: no theme reached the minimum score {minimum:.1f}")
+        lines.append(f"  → {where}: no theme reached its minimum score")
     return "\n".join(lines)

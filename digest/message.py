@@ -6,6 +6,7 @@ Message-ID and unsubscribe URL into the encoded bytes, and is DKIM-signed when a
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -107,6 +108,9 @@ def prepare(settings: Settings, rendered: Rendered, test: bool = False) -> Prepa
     msg = EmailMessage(policy=SMTP)
     msg.set_content(rendered.text, cte="quoted-printable")
     msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    # A boundary derived from the content keeps a build byte-for-byte reproducible.
+    digest_ = hashlib.sha256((rendered.text + rendered.html).encode()).hexdigest()[:32]
+    msg.set_boundary(f"=_digest_{digest_}")
     raw = msg.as_bytes()
     head, _, body = raw.partition(b"\r\n\r\n")
     mime_head = b"".join(

@@ -22,6 +22,7 @@ class Article:
     image_alt: str = ""
     rtl: bool = False
     dated_by: str = "feed"  # "feed", or "first-seen" when the feed gave no date
+    summary: str = ""  # the start of the summary as plain text: evidence for grouping, never shown
 
 
 @dataclass

@@ -171,6 +171,7 @@ def parse_feed(raw: bytes, feed_name: str, url: str, teaser_words: int = 40) -> 
                 feed=feed_name,
                 published=_when(entry),
                 teaser=text,
+                summary=" ".join(clean.plain_text(summary).split(" ")[:120]),
                 author=_author(entry),
                 categories=_categories(entry),
                 image=image,

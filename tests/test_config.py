@@ -1,0 +1,122 @@
+"""config.yaml: typed, every problem reported at once before any work, unknown keys warned by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from digest.config import load_config
+from digest.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+MINIMAL = {
+    "newsletter": {"title": "T", "from": "T <t@example.org>"},
+    "feeds": [{"name": "F", "url": "feed.xml"}],
+}
+
+
+def test_the_shipped_config_loads_without_warnings() -> None:
+    settings = load_config(REPO / "config.yaml", strict=True)
+    assert [t.slug for t in settings.model.themes] == ["latin-america", "labor", "palestine"]
+    assert settings.model.feeds[0].url == "https://www.leftvoice.org/feed/"
+    assert settings.model.catch_all.enabled
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    settings = load_config(write(tmp_path, MINIMAL))
+    assert settings.state_path == tmp_path / "digest.db"
+    assert settings.resolve("feed.xml") == tmp_path / "feed.xml"
+
+
+def test_every_problem_is_reported_at_once_with_its_key(tmp_path: Path) -> None:
+    bad = {
+        "newsletter": {"title": "T", "from": "not an address", "timezone": "Mars/Olympus"},
+        "feeds": "x",
+        "themes": [{"title": "No slug"}],
+        "issue": {"window_days": -1},
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, bad))
+    problems = caught.value.problems
+    text = " | ".join(problems)
+    assert "newsletter.from" in text
+    assert "newsletter.timezone" in text and "Mars/Olympus" in text
+    assert "feeds:" in text and "'x'" in text
+    assert "themes[0].slug" in text
+    assert "issue.window_days" in text
+    assert len(problems) >= 5
+
+
+def test_unknown_keys_are_warned_by_name_and_strict_makes_them_fatal(tmp_path: Path) -> None:
+    data = {**MINIMAL, "themse": [], "newsletter": {**MINIMAL["newsletter"], "titel": "x"}}
+    path = write(tmp_path, data)
+    settings = load_config(path)
+    assert any("'themse'" in w for w in settings.warnings)
+    assert any("'newsletter.titel'" in w for w in settings.warnings)
+    with pytest.raises(ConfigError, match="themse"):
+        load_config(path, strict=True)
+
+
+def test_unknown_keys_inside_list_items_are_named_with_their_index(tmp_path: Path) -> None:
+    data = {**MINIMAL, "themes": [{"slug": "a", "title": "A", "keywords": ["x"], "keywrods": ["y"]}]}
+    settings = load_config(write(tmp_path, data))
+    assert any("themes[0].keywrods" in w for w in settings.warnings)
+
+
+def test_yaml_syntax_errors_name_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="line 2"):
+        load_config(write(tmp_path, "newsletter:\n\ttitle: x\nfeeds: []\n"))
+
+
+def test_a_missing_file_says_how_to_fix_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--config"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_duplicate_theme_slugs_are_refused(tmp_path: Path) -> None:
+    data = {**MINIMAL, "themes": [{"slug": "a", "title": "A"}, {"slug": "a", "title": "B"}]}
+    with pytest.raises(ConfigError, match="appears twice"):
+        load_config(write(tmp_path, data))
+
+
+def test_cli_reports_a_bad_config_in_one_line_before_any_fetch(tmp_path: Path, cli, feed_server) -> None:  # type: ignore[no-untyped-def]
+    feed_server.routes["/feed"] = __import__("servers").Route(body=b"<rss/>")
+    data = {
+        "newsletter": {"title": "T", "from": "T <t@example.org>"},
+        "feeds": [{"name": "F", "url": feed_server.url("/feed")}],
+        "themes": [{"title": "No slug"}],
+    }
+    result = cli("build", "--config", write(tmp_path, data), "--out", tmp_path / "out")
+    assert result.exit_code != 0
+    assert "themes[0].slug" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert feed_server.log == []  # nothing was fetched
+    assert not (tmp_path / "out").exists()
+
+
+def test_feeds_as_a_string_fails_before_work(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    data = {"newsletter": {"title": "T", "from": "T <t@example.org>"}, "feeds": "x"}
+    result = cli("build", "--config", write(tmp_path, data), "--out", tmp_path / "out")
+    assert result.exit_code != 0
+    assert "feeds" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_key_is_a_warning_on_the_command_line(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    feed = REPO / "digest" / "demo" / "leftvoice-sample.xml"
+    data = {**MINIMAL, "feeds": [{"name": "F", "url": str(feed)}], "windw_days": 7}
+    result = cli("build", "--config", write(tmp_path, data), "--now", "2024-03-01T12:00:00Z", "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.stderr
+    assert "unknown key 'windw_days'" in result.stderr
+    strict = cli("build", "--config", tmp_path / "config.yaml", "--strict", "--out", tmp_path / "o2")
+    assert strict.exit_code != 0 and "windw_days" in strict.stderr
