@@ -153,5 +153,19 @@ def explain(config_path: str, query: str, now: str | None) -> None:
         click.echo(explain_article(article, settings.model))
 
 
+@main.command()
+@config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@friendly
+def check(config_path: str, file: str) -> None:
+    """Lint a built .html or .eml: size, accessibility, safety and headers; exit 1 on any FAIL."""
+    from .check import check_file, failed, report
+
+    findings = check_file(Path(file))
+    click.echo(report(findings, file))
+    if failed(findings):
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
