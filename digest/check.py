@@ -13,7 +13,7 @@ import email.policy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -729,12 +729,30 @@ def _dkim(msg: EmailMessage) -> Finding:
     return _verdict(not problems, "DKIM h=", "covers list-unsubscribe and list-unsubscribe-post", _examples(problems))
 
 
+def _qp_lines(parts: list[MIMEPart]) -> Finding:
+    """RFC 2045 §6.7: an encoded quoted-printable line holds at most 76 characters."""
+    long = []
+    for part in parts:
+        if str(part.get("Content-Transfer-Encoding", "")).lower() != "quoted-printable":
+            continue
+        payload = part.get_payload(decode=False)
+        lengths = [len(line.rstrip("\r")) for line in str(payload).split("\n")]
+        long += [f"{part.get_content_type()}: a line of {n}" for n in lengths if n > 76]
+    return _verdict(
+        not long,
+        "quoted-printable lines",
+        "every encoded line ≤ 76 characters",
+        f"{len(long)} encoded lines over 76 characters (RFC 2045; SpamAssassin MIME_QP_LONG_LINE): " + _examples(long),
+        "WARN",
+    )
+
+
 def check_eml(raw: bytes) -> list[Finding]:
     """Lint a message: headers, MIME order, one-click unsubscribe, line length, DKIM coverage, and its HTML."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
     findings = _headers(msg) + _unsubscribe_headers(msg)
-    parts = [p for p in msg.iter_parts()] if msg.is_multipart() else [msg]
+    parts: list[MIMEPart] = list(msg.iter_parts()) if msg.is_multipart() else [msg]
     types = [p.get_content_type() for p in parts]
     structure_ok = (
         msg.get_content_type() == "multipart/alternative"
@@ -760,6 +778,7 @@ def check_eml(raw: bytes) -> list[Finding]:
             f"{len(long_lines)} lines over {MAX_LINE} octets, the longest {max(long_lines, default=0):,}",
         )
     )
+    findings.append(_qp_lines(parts))
     findings.append(_dkim(msg))
     findings.append(_size("message size", len(raw), "in the whole message"))
     if findings[-1].level == "FAIL":  # the conservative reading: report it, the decoded HTML is what Gmail gates on

@@ -36,6 +36,23 @@ def _qp(value: str) -> bytes:
     return value.encode().replace(b"=", b"=3D")
 
 
+def _refold(encoded: bytes) -> bytes:
+    """Re-fold quoted-printable lines a substitution made longer than RFC 2045's 76 characters."""
+    lines = encoded.split(b"\r\n")
+    if all(len(line) <= 76 for line in lines):
+        return encoded
+    out = []
+    for line in lines:
+        while len(line) > 76:
+            cut = 75
+            escape_at = line.rfind(b"=", cut - 2, cut)  # never split an =XX escape
+            cut = escape_at if escape_at != -1 else cut
+            out.append(line[:cut] + b"=")
+            line = line[cut:]
+        out.append(line)
+    return b"\r\n".join(out)
+
+
 def _header(name: str, value: str) -> bytes:
     encoded = value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
     return f"{name}: {encoded}\r\n".encode()
@@ -75,8 +92,8 @@ class Prepared:
                 self.mime_head,
             ]
         )
-        text = _UNSUB.sub(_qp(unsubscribe_url).replace(b"\\", b"\\\\"), self.text_part)
-        html = _UNSUB.sub(_qp(str(escape(unsubscribe_url))).replace(b"\\", b"\\\\"), self.html_part)
+        text = _refold(_UNSUB.sub(_qp(unsubscribe_url).replace(b"\\", b"\\\\"), self.text_part))
+        html = _refold(_UNSUB.sub(_qp(str(escape(unsubscribe_url))).replace(b"\\", b"\\\\"), self.html_part))
         message = head + b"\r\n" + text + html
         if self.dkim:
             message = _sign(message, *self.dkim)
@@ -105,7 +122,7 @@ def _sign(message: bytes, selector: bytes, domain: bytes, key: bytes) -> bytes:
 def prepare(settings: Settings, rendered: Rendered, test: bool = False) -> Prepared:
     """Encode the issue's message once: multipart/alternative, text/plain first, quoted-printable."""
     cfg = settings.model
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=SMTP.clone(max_line_length=76))  # the policy's 78 breaks RFC 2045's QP limit
     msg.set_content(rendered.text, cte="quoted-printable")
     msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     # A boundary derived from the content keeps a build byte-for-byte reproducible.
