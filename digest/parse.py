@@ -67,7 +67,8 @@ def defuse(raw: bytes) -> tuple[bytes, list[str]]:
 
 
 def _when(entry: Any) -> datetime | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    # dict.get bypasses feedparser's deprecated updated→published mapping (and its warning).
+    parsed = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
     if not parsed:
         return None
     try:
