@@ -247,6 +247,10 @@ class TextRun:
     text: str
     node: Node
     look: Look
+    alt: bool = False  # an image's alt text, which clients show in its place when images are off
+
+    def where(self) -> str:
+        return self.node.describe(self.text) + (" (alt text, shown when images are off)" if self.alt else "")
 
 
 def _font_px(value: str, parent_px: float) -> float | None:
@@ -314,13 +318,16 @@ def _look(node: Node, inherited: Look) -> Look:
 
 
 def text_runs(root: Node) -> list[TextRun]:
-    """Every non-blank piece of text in document order, with how it looks (hidden ones included)."""
+    """Every non-blank piece of text (and image alt text) in document order, with how it looks, hidden included."""
     runs: list[TextRun] = []
 
     def walk(node: Node, look: Look) -> None:
         for child in node.children:
             if isinstance(child, Node):
-                walk(child, _look(child, look))
+                child_look = _look(child, look)
+                if child.tag == "img" and child.attrs.get("alt", "").strip():
+                    runs.append(TextRun(child.attrs["alt"], child, child_look, alt=True))
+                walk(child, child_look)
             elif child.strip().strip(INVISIBLE_CHARS).strip():
                 runs.append(TextRun(child, node, look))
 
@@ -470,7 +477,7 @@ def _contrast(runs: list[TextRun]) -> Finding:
     if not low:
         return Finding("PASS", "contrast", f"{len(runs)} runs of text ≥ 4.5:1 (3:1 when ≥ 24px)")
     items = [
-        f"{fg} on {bg} = {contrast_ratio(fg, bg):.2f}:1 (needs {need}:1) at {group[0].node.describe(group[0].text)}"
+        f"{fg} on {bg} = {contrast_ratio(fg, bg):.2f}:1 (needs {need}:1) at {group[0].where()}"
         + (f" and {len(group) - 1} more" if len(group) > 1 else "")
         for (fg, bg, need), group in low.items()
     ]
@@ -482,8 +489,12 @@ def _font_size(runs: list[TextRun]) -> Finding:
     if not small:
         smallest = min((r.look.font_px for r in runs), default=0)
         return Finding("PASS", "font size", f"smallest visible text {smallest:g}px")
-    items = [f"{r.look.font_px:g}px at {r.node.describe(r.text)}" for r in small]
-    return Finding("FAIL", "font size", f"{len(small)} runs under {MIN_FONT_PX:g}px: " + _examples(items))
+    items = [f"{r.look.font_px:g}px at {r.where()}" for r in small]
+    return Finding(
+        "FAIL",
+        "font size",
+        f"{len(small)} run{'s' if len(small) != 1 else ''} of text under {MIN_FONT_PX:g}px: " + _examples(items),
+    )
 
 
 def _preheader(body: Node | None, runs: list[TextRun]) -> Finding:
