@@ -13,7 +13,7 @@ from . import clean
 from .config import Settings
 from .gather import gather
 from .group import Grouper
-from .models import Article, Issue, LeftOut, Placed, Rendered, Section, Window
+from .models import Article, FeedResult, Issue, LeftOut, Placed, Rendered, Section, Window
 from .render import personalize, render
 from .state import State, iso
 
@@ -90,8 +90,18 @@ def assemble(
     return issue
 
 
-def build_issue(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Built:
-    """Gather, group and render the issue for the clock `now`; nothing is written or sent."""
+@dataclass
+class Collected:
+    """The gathered, not-yet-sent articles of one window: what every re-render of the issue shares."""
+
+    window: Window
+    articles: list[Article]
+    feeds: list[FeedResult]
+    warnings: list[str]
+
+
+def collect(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Collected:
+    """Gather the window's articles and leave out those an earlier issue already carried."""
     window = window or default_window(settings, now)
     gathered = gather(settings, window, state, now)
     ident = issue_id(window, settings.model.newsletter.timezone)
@@ -101,12 +111,23 @@ def build_issue(settings: Settings, now: datetime, state: State, window: Window 
     if len(fresh) < len(gathered.articles):
         repeated = len(gathered.articles) - len(fresh)
         warnings.append(f"{repeated} article{'s' if repeated != 1 else ''} already sent in an earlier issue left out")
-    issue = assemble(settings, fresh, window, gathered.feeds, warnings)
+    return Collected(window=window, articles=fresh, feeds=gathered.feeds, warnings=warnings)
+
+
+def finish(settings: Settings, issue: Issue) -> Built:
+    """The last steps of every build: apply the editors' corrections, then render."""
     from .corrections import apply_corrections
 
     apply_corrections(settings, issue)
     issue, rendered = render(issue, settings)
     return Built(issue=issue, rendered=rendered)
+
+
+def build_issue(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Built:
+    """Gather, group and render the issue for the clock `now`; nothing is written or sent."""
+    collected = collect(settings, now, state, window)
+    issue = assemble(settings, collected.articles, collected.window, collected.feeds, collected.warnings)
+    return finish(settings, issue)
 
 
 def _article_json(placed: Placed, zone: ZoneInfo) -> dict[str, Any]:

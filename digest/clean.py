@@ -133,5 +133,7 @@ def is_rtl(text: str) -> bool:
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form for matching: 'Perú' and 'peru' fold alike."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

@@ -167,5 +167,61 @@ def check(config_path: str, file: str) -> None:
         sys.exit(1)
 
 
+@main.command()
+@config_option
+@click.option("--demo", is_flag=True, help="Preview the sample issue shipped with digest (offline).")
+@click.option("--now", help="The clock the issue is built for (ISO 8601); defaults to now.")
+@click.option("--host", help="The address to listen on; defaults to preview.host, 127.0.0.1.")
+@click.option("--port", type=int, help="The port to listen on; defaults to preview.port, 8025 (0: any free one).")
+@friendly
+def preview(config_path: str, demo: bool, now: str | None, host: str | None, port: int | None) -> None:
+    """Serve the editors' page: the coming issue as sent, why each article is where it is, corrections."""
+    import signal
+
+    from .preview import Desk, make_server
+
+    settings = load(config_path, demo)
+    host = host or settings.model.preview.host
+    port = settings.model.preview.port if port is None else port
+    with open_state(settings, demo) as state:
+        # The demo's config lives inside the package: its corrections go beside its throw-away state.
+        desk = Desk(
+            settings.path, lambda s: parse_now(now, s), state, state.path.parent / "corrections" if demo else None
+        )
+        server, guard = make_server(desk, host, port)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(f"preview of {desk.issue_id or 'the coming issue'} at http://{shown}:{guard.port}/ (Ctrl-C to stop)")
+        for problem in desk.check().errors:
+            click.echo(f"warning: {problem}", err=True)
+        try:
+            server.serve_forever(poll_interval=0.25)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+
+
+@main.command()
+@config_option
+@click.option("--now", help="The clock the issue is built for (ISO 8601); defaults to now.")
+@friendly
+def approve(config_path: str, now: str | None) -> None:
+    """Freeze the coming issue, corrections applied, as `digest send` will send it."""
+    from .approve import approve_coming
+
+    settings = load(config_path)
+    clock = parse_now(now, settings)
+    with open_state(settings) as state:
+        done, built = approve_coming(settings, clock, state)
+    for warning in built.issue.warnings[len(settings.warnings) :]:
+        click.echo(f"warning: {warning}", err=True)
+    again = " (replacing the earlier approval)" if done.replaced else ""
+    click.echo(
+        f"approved {done.id}{again}: {done.articles} articles, {done.html_bytes:,} bytes of HTML; "
+        "`digest send` will send exactly this"
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

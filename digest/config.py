@@ -176,6 +176,7 @@ class Config(_Model):
     secret_env: str = "DIGEST_SECRET"
     editors: list[str] = []
     templates: str | None = None  # a folder whose files override the shipped templates
+    corrections_dir: str = "corrections"  # the editors' corrections, one YAML file per issue
     now: str | None = None  # pins the clock (the demo uses it)
 
     @field_validator("themes")
@@ -213,6 +214,10 @@ class Settings:
     @property
     def archive_dir(self) -> Path:
         return self.resolve(self.model.archive.dir)
+
+    @property
+    def corrections_dir(self) -> Path:
+        return self.resolve(self.model.corrections_dir)
 
     def secret(self) -> bytes | None:
         value = os.environ.get(self.model.secret_env)

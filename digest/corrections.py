@@ -25,7 +25,7 @@ KINDS = ("intro", "lead", "drop", "move", "rewrite", "order")
 
 
 def corrections_path(settings: Settings, issue_id: str) -> Path:
-    return settings.resolve("corrections") / f"{issue_id}.yaml"
+    return settings.corrections_dir / f"{issue_id}.yaml"
 
 
 def load(settings: Settings, issue_id: str) -> dict[str, Any]:

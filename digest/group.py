@@ -39,15 +39,7 @@ class Words:
         return cls(stems=tokens(text), raw=_WORD.findall(text))
 
 
-def _run_count(needle: tuple[str, ...], words: list[str]) -> int:
-    n = len(needle)
-    if n == 0:
-        return 0
-    first = needle[0]
-    return sum(1 for i, w in enumerate(words) if w == first and tuple(words[i : i + n]) == needle)
-
-
-@dataclass
+@dataclass(frozen=True)
 class Term:
     """A keyword or phrase, ready to match whole words; an all-capitals term matches only in capitals."""
 
@@ -60,26 +52,47 @@ class Term:
         exact = len(text) >= 2 and text.isupper() and text.isalpha()
         return cls(text=text, stems=(text,) if exact else tuple(tokens(text)), exact=exact)
 
-    def count(self, words: Words) -> int:
-        return _run_count(self.stems, words.raw if self.exact else words.stems)
+
+@dataclass
+class TermIndex:
+    """Terms keyed by their first word, so a text is read once whatever the number of terms."""
+
+    terms: list[Term]
+    by_stem: dict[str, list[Term]] = field(default_factory=dict)
+    by_raw: dict[str, list[Term]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for term in self.terms:
+            if term.stems:
+                (self.by_raw if term.exact else self.by_stem).setdefault(term.stems[0], []).append(term)
+
+    def counts(self, words: Words) -> dict[Term, int]:
+        found: dict[Term, int] = {}
+        for sequence, index in ((words.stems, self.by_stem), (words.raw, self.by_raw)):
+            for i, word in enumerate(sequence):
+                for term in index.get(word, ()):
+                    n = len(term.stems)
+                    if n == 1 or tuple(sequence[i : i + n]) == term.stems:
+                        found[term] = found.get(term, 0) + 1
+        return found
 
 
-def _terms(texts: list[str]) -> list[Term]:
+def _terms(texts: list[str]) -> TermIndex:
     """Compile terms, keeping one per stem form: 'Peru' and 'Perú' are one piece of evidence."""
     seen: dict[tuple[tuple[str, ...], bool], Term] = {}
     for text in texts:
         term = Term.of(text)
         seen.setdefault((term.stems, term.exact), term)
-    return list(seen.values())
+    return TermIndex(list(seen.values()))
 
 
 @dataclass
 class CompiledTheme:
     theme: Theme
     categories: dict[str, str]
-    keywords: list[Term]
-    title_keywords: list[Term]
-    exclude: list[Term]
+    keywords: TermIndex
+    title_keywords: TermIndex
+    exclude: TermIndex
 
     @classmethod
     def of(cls, theme: Theme) -> CompiledTheme:
@@ -90,6 +103,11 @@ class CompiledTheme:
             title_keywords=_terms(theme.title_keywords),
             exclude=_terms(theme.exclude),
         )
+
+
+def article_words(article: Article) -> tuple[Words, Words]:
+    """The title's words and the summary's (or teaser's), read once per article."""
+    return Words.of(article.title), Words.of(article.summary or article.teaser)
 
 
 @dataclass
@@ -103,23 +121,27 @@ class Score:
         return ", ".join(f"{what} {points:.1f}" for what, points in self.evidence)
 
 
-def score(article: Article, theme: CompiledTheme, weights: Weights) -> Score:
+def score(article: Article, theme: CompiledTheme, weights: Weights, words: tuple[Words, Words] | None = None) -> Score:
     """The evidence that an article belongs to a theme, and its total."""
     result = Score(slug=theme.theme.slug)
-    title_words = Words.of(article.title)
-    teaser_words = Words.of(article.summary or article.teaser)
-    for term in theme.exclude:
-        if term.count(title_words) or term.count(teaser_words):
-            result.vetoed_by = term.text
-            result.evidence.append((f"excluded by '{term.text}'", 0.0))
-            return result
+    title_words, teaser_words = words or article_words(article)
+    vetoes = theme.exclude.counts(title_words) or theme.exclude.counts(teaser_words)
+    if vetoes:
+        term = next(iter(vetoes))
+        result.vetoed_by = term.text
+        result.evidence.append((f"excluded by '{term.text}'", 0.0))
+        return result
     for category in article.categories:
         name = theme.categories.get(fold(category).strip())
         if name is not None:
             result.evidence.append((f"category '{category}'", weights.category))
-    for term in theme.keywords + theme.title_keywords:
-        in_title = term.count(title_words)
-        in_teaser = term.count(teaser_words) if term in theme.keywords else 0
+    title_hits = theme.keywords.counts(title_words)
+    for term, count in theme.title_keywords.counts(title_words).items():
+        title_hits.setdefault(term, count)
+    teaser_hits = theme.keywords.counts(teaser_words)
+    for term in theme.keywords.terms + theme.title_keywords.terms:
+        in_title = title_hits.get(term, 0)
+        in_teaser = teaser_hits.get(term, 0)
         if in_title:
             points = weights.title + weights.repeat * (in_title - 1 + in_teaser)
             result.evidence.append((f"title '{term.text}'", points))
@@ -141,7 +163,8 @@ class Grouper:
         self.themes = [CompiledTheme.of(t) for t in self.config.themes]
 
     def scores(self, article: Article) -> list[Score]:
-        return [score(article, theme, self.config.weights) for theme in self.themes]
+        words = article_words(article)
+        return [score(article, theme, self.config.weights, words) for theme in self.themes]
 
     def minimum(self, theme: CompiledTheme) -> float:
         value = theme.theme.min_score
