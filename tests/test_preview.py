@@ -164,9 +164,7 @@ def test_the_demo_page_shows_every_section_the_text_and_the_size(page: Page, tmp
         assert not path.startswith(str(DEMO)), path
 
 
-def test_drop_pin_and_move_in_the_page_change_the_email_and_the_corrections_file(
-    page: Page, tmp_path: Path
-) -> None:
+def test_drop_pin_and_move_in_the_page_change_the_email_and_the_corrections_file(page: Page, tmp_path: Path) -> None:
     config = demo_copy(tmp_path)
     want = expected(config, tmp_path)
     palestine = articles_of(want, "palestine")
@@ -301,7 +299,9 @@ def test_editing_a_template_updates_the_frame_without_a_reload(page: Page, tmp_p
         page.evaluate("window.keptAcrossUpdates = 'yes'")
         source = (templates / "email.mjml.j2").read_text()
         assert "<h1>{{ title }}</h1>" in source
-        (templates / "email.mjml.j2").write_text(source.replace("<h1>{{ title }}</h1>", "<h1>{{ title }} (edited)</h1>"))
+        (templates / "email.mjml.j2").write_text(
+            source.replace("<h1>{{ title }}</h1>", "<h1>{{ title }} (edited)</h1>")
+        )
         expect(desktop(page).locator("h1")).to_have_text("Left Voice Weekly (edited)", timeout=5000)
         expect(page.frame_locator("#phone").locator("h1")).to_have_text("Left Voice Weekly (edited)")
         assert page.evaluate("window.keptAcrossUpdates") == "yes"  # the page itself was not reloaded
