@@ -37,6 +37,18 @@ def default_window(settings: Settings, now: datetime) -> Window:
     return Window(start=now - timedelta(days=settings.model.issue.window_days), end=now)
 
 
+def period_window(settings: Settings, state: State, now: datetime) -> Window:
+    """The coming issue's window: from where the last sent issue ended (so a skipped week or a late run
+    misses nothing and repeats nothing), never reaching back more than issue.max_lookback_days."""
+    from .issues import last_sent
+
+    last = last_sent(state)
+    if last is None or last[1] >= now:  # nothing sent yet, or rebuilding a period already sent
+        return default_window(settings, now)
+    floor = now - timedelta(days=settings.model.issue.max_lookback_days)
+    return Window(start=max(last[1], floor), end=now)
+
+
 def _subject(settings: Settings, issue_id_: str, window: Window) -> str:
     cfg = settings.model.newsletter
     local = window.end.astimezone(ZoneInfo(cfg.timezone))
@@ -102,7 +114,7 @@ class Collected:
 
 def collect(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Collected:
     """Gather the window's articles and leave out those an earlier issue already carried."""
-    window = window or default_window(settings, now)
+    window = window or period_window(settings, state, now)
     gathered = gather(settings, window, state, now)
     ident = issue_id(window, settings.model.newsletter.timezone)
     sent_ids, sent_keys = state.sent_article_keys(exclude_issue=ident)
