@@ -10,7 +10,7 @@ from typing import Any
 from . import clean, issues
 from .build import Built, Collected, assemble, collect, finish, manifest
 from .config import Settings
-from .errors import SendRefused
+from .errors import AllFeedsFailed, SendRefused
 from .gather import gather
 from .issues import Frozen
 from .state import State
@@ -67,14 +67,21 @@ def approval_drift(settings: Settings, frozen: Frozen, now: datetime, state: Sta
     Re-gathers the frozen issue's window (conditional GETs make that cheap) and compares with the frozen
     manifest; a feed that cannot be read now is reported as unchecked rather than as articles gone.
     """
-    gathered = gather(settings, frozen.window, state, now)
+    approved_articles = list(_approved_articles(frozen.manifest))
+    try:
+        gathered = gather(settings, frozen.window, state, now)
+    except AllFeedsFailed as error:
+        count = len(approved_articles)
+        return [
+            f"no feed can be read now, so none of the {count} approved articles could be checked for changes: {error}"
+        ]
     by_id = {a.id: a for a in gathered.articles}
     by_key = {key: a for a in gathered.articles if (key := clean.url_key(a.url))}
     unreadable = {f.name for f in gathered.feeds if f.status not in ("ok", "not-modified")}
     feed_titles: dict[str, str] = frozen.manifest.get(FEED_TITLES) or {}
     warnings: list[str] = []
     unchecked: dict[str, int] = {}
-    for approved in _approved_articles(frozen.manifest):
+    for approved in approved_articles:
         feed = str(approved.get("feed") or "")
         if feed in unreadable:
             unchecked[feed] = unchecked.get(feed, 0) + 1
