@@ -199,6 +199,7 @@ def preview(config_path: str, demo: bool, now: str | None, host: str | None, por
         except KeyboardInterrupt:
             pass
         finally:
+            desk.close()
             server.server_close()
 
 

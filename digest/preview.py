@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +45,8 @@ from .unsubscribe import unsubscribe_url
 Clock = Callable[[Settings], datetime]
 Stamp = tuple[tuple[str, int, int], ...]
 MAX_BODY = 64 * 1024
+WATCH_INTERVAL = 0.02  # seconds between looks at the files while a page waits for a change
+LONG_POLL = 15.0  # seconds a page's wait for a change is held open before it asks again
 COOKIE = "digest_preview"
 
 
@@ -107,6 +110,7 @@ class Desk:
         self.config_stamp = _stamp([config_path])
         self.render_stamp: Stamp = ()
         self.snapshot: Snapshot | None = None
+        self.closed = False  # set on shutdown: the state file is about to close under the serving threads
         self.regather()
 
     def _load(self) -> Settings:
@@ -157,7 +161,8 @@ class Desk:
     def publish(self) -> None:
         with self.lock:
             ident = self.issue_id
-            self.status = issues.status_of(self.state, ident) if ident else None
+            if ident and not self.closed:
+                self.status = issues.status_of(self.state, ident)
             built = self.built
             data = manifest(built, self.settings) if built else None
             if built is not None:
@@ -188,6 +193,8 @@ class Desk:
     def check(self) -> Snapshot:
         """Notice changed files: config.yaml → reload and gather; a template or the corrections → re-render."""
         with self.lock:
+            if self.closed and self.snapshot is not None:
+                return self.snapshot
             config_stamp = _stamp([self.config_path])
             if config_stamp != self.config_stamp:
                 self.config_stamp = config_stamp
@@ -209,6 +216,15 @@ class Desk:
             assert self.snapshot is not None
             return self.snapshot
 
+    def _open(self) -> None:
+        if self.closed:
+            raise DigestError("the preview is shutting down; nothing was changed")
+
+    def close(self) -> None:
+        """Stop looking at the files and the state; requests still in flight get the last snapshot."""
+        with self.lock:
+            self.closed = True
+
     def say(self, notice: str) -> None:
         with self.lock:
             self.notice = notice
@@ -219,6 +235,7 @@ class Desk:
     def correct(self, form: dict[str, str]) -> str:
         """Apply one correction from the page to the issue's corrections file; return what was done."""
         with self.lock:
+            self._open()
             if self.grouped is None or self.built is None:
                 raise DigestError("there is no issue to correct yet; fix the error shown at the top of the page")
             ident = self.grouped.id
@@ -230,6 +247,7 @@ class Desk:
 
     def approve(self) -> str:
         with self.lock:
+            self._open()
             if self.built is None or self.collected is None or self.render_error:
                 raise DigestError("the issue cannot be approved until it renders; see the error at the top")
             done = approve(self.settings, self.built, self.collected, self.state)
@@ -520,6 +538,9 @@ def make_handler(desk: Desk, guard: Guard) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "digest-preview"
+        # Headers and body go out in two writes: without this, Nagle's algorithm holds the body back
+        # until the browser's delayed ACK, some 40 ms on every answer.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -536,9 +557,12 @@ def make_handler(desk: Desk, guard: Guard) -> type[BaseHTTPRequestHandler]:
             self.send_header("Referrer-Policy", "same-origin")
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
+            try:
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the page went away while it waited: nothing to tell it
 
         def admitted(self) -> bool:
             if not guard.host_allowed(self.headers.get("Host")):
@@ -572,6 +596,12 @@ def make_handler(desk: Desk, guard: Guard) -> type[BaseHTTPRequestHandler]:
                     {"Content-Security-Policy": _PAGE_CSP, "X-Frame-Options": "DENY"},
                 )
             elif url.path == "/version":
+                # A long poll: with ?after=V, answer as soon as the version differs from V (or after a while).
+                after = parse_qs(url.query).get("after", [None])[0]
+                deadline = time.monotonic() + LONG_POLL
+                while snap.version == after and time.monotonic() < deadline and not desk.closed:
+                    time.sleep(WATCH_INTERVAL)
+                    snap = desk.check()
                 self.reply(HTTPStatus.OK, json.dumps({"version": snap.version}), "application/json")
             elif url.path == "/email.html":
                 self.reply(HTTPStatus.OK, snap.html, "text/html", {"Content-Security-Policy": _EMAIL_CSP})
