@@ -224,5 +224,251 @@ def approve(config_path: str, now: str | None) -> None:
     )
 
 
+# subscribers, send, serve
+
+
+@main.group()
+def subscribers() -> None:
+    """Manage the subscriber list kept in the state file."""
+
+
+def _known_themes(settings: Settings) -> set[str] | None:
+    return {theme.slug for theme in settings.model.themes} or None
+
+
+@subscribers.command("add")
+@config_option
+@click.argument("address")
+@click.option("--name", default="", help="The subscriber's name, shown in the To header.")
+@click.option("--language", default="", help="A language tag such as en or pt-BR.")
+@click.option("--themes", default="", help="Theme slugs from config.yaml, separated by commas.")
+@click.option("--reactivate", is_flag=True, help="Make an unsubscribed or bounced address active again.")
+@friendly
+def subscribers_add(config_path: str, address: str, name: str, language: str, themes: str, reactivate: bool) -> None:
+    """Add one address to the list (an address already there keeps its status unless --reactivate)."""
+    from . import subscribers as subscriber_list
+
+    settings = load(config_path)
+    with open_state(settings) as state:
+        found, changed = subscriber_list.add(
+            state, address, name, language, themes, _known_themes(settings), reactivate
+        )
+    if changed:
+        click.echo(f"{found.email}\t{found.status}")
+    else:
+        hint = "" if found.status == "active" else " (--reactivate makes it active again, if its owner asked)"
+        click.echo(f"{found.email} is already on the list, {found.status}: nothing changed{hint}")
+
+
+@subscribers.command("import")
+@config_option
+@click.argument("file", type=click.Path(dir_okay=False))
+@friendly
+def subscribers_import(config_path: str, file: str) -> None:
+    """Import a CSV of email, name, language, themes; bad lines are reported by number, good ones imported."""
+    from . import subscribers as subscriber_list
+    from .errors import SubscriberError
+
+    settings = load(config_path)
+    with open_state(settings) as state:
+        report = subscriber_list.import_file(state, Path(file), _known_themes(settings))
+    for line, reason in report.bad:
+        click.echo(f"{file}:{line}: {reason}", err=True)
+    for line, first in report.duplicates:
+        click.echo(f"{file}:{line}: repeats the address of line {first}; left out", err=True)
+    click.echo(
+        f"imported {report.added} new subscriber{'s' if report.added != 1 else ''} from {file}; "
+        f"{report.existing} already on the list, {len(report.duplicates)} duplicate lines, "
+        f"{len(report.bad)} bad lines"
+    )
+    if report.bad:
+        raise SubscriberError(
+            f"{len(report.bad)} line{'s' if len(report.bad) != 1 else ''} of {file} could not be imported "
+            "(listed above); the good lines were imported"
+        )
+
+
+@subscribers.command("remove")
+@config_option
+@click.argument("address")
+@click.option("--forget", is_flag=True, help="Erase the address and its delivery records instead of keeping it.")
+@friendly
+def subscribers_remove(config_path: str, address: str, forget: bool) -> None:
+    """Unsubscribe an address (kept, so no later import adds it back), or erase it with --forget."""
+    from . import subscribers as subscriber_list
+
+    settings = load(config_path)
+    with open_state(settings) as state:
+        found = subscriber_list.remove(state, address, forget)
+    click.echo(f"{found.email} {'erased' if forget else 'unsubscribed'}")
+
+
+@subscribers.command("list")
+@config_option
+@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]), help="Only this status.")
+@friendly
+def subscribers_list(config_path: str, status: str | None) -> None:
+    """Print one subscriber a line: address, status, name (tab-separated)."""
+    from . import subscribers as subscriber_list
+
+    settings = load(config_path)
+    with open_state(settings) as state:
+        for found in subscriber_list.all_subscribers(state, status):
+            click.echo(f"{found.email}\t{found.status}\t{found.name}")
+
+
+@subscribers.command("export")
+@config_option
+@click.option("--out", type=click.Path(dir_okay=False), default="-", help="The CSV file to write (default stdout).")
+@friendly
+def subscribers_export(config_path: str, out: str) -> None:
+    """Write the whole list as CSV (email, name, language, themes, status, ...) that `import` reads back."""
+    from . import subscribers as subscriber_list
+
+    settings = load(config_path)
+    with open_state(settings) as state:
+        everyone = list(subscriber_list.all_subscribers(state))
+    if out == "-":
+        subscriber_list.export_csv(everyone, sys.stdout)
+        return
+    with open(out, "w", encoding="utf-8", newline="") as stream:
+        count = subscriber_list.export_csv(everyone, stream)
+    click.echo(f"exported {count} subscribers to {out}", err=True)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@main.command()
+@config_option
+@click.option("--now", help="The clock of the issue to build when none is approved (ISO 8601); defaults to now.")
+@click.option("--test-to", metavar="ADDR", help="Send one copy marked [TEST] to ADDR only; nothing is recorded.")
+@click.option("--dry-run", is_flag=True, help="Say what would be sent, to how many; send and record nothing.")
+@friendly
+def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) -> None:
+    """Mail the issue to every active subscriber exactly once; run it again to resume after any stop."""
+    import signal
+
+    from rich.console import Console
+
+    from .errors import SendFailed, SendIncomplete, SubscriberError
+    from .send import choose_issue, describe, send_issue
+    from .smtp import send_test
+    from .subscribers import check_address
+
+    settings = load(config_path)
+    clock = parse_now(now, settings)
+    if test_to:
+        try:
+            address = check_address(test_to)
+        except ValueError as error:
+            raise SubscriberError(f"--test-to: {error}") from None
+        with open_state(settings) as state:
+            chosen = choose_issue(settings, state, clock, store=False, test=True)
+        if isinstance(chosen, str):
+            click.echo(chosen)
+            return
+        subject = send_test(settings, chosen.rendered, address, clock)
+        click.echo(f"sent a test of issue {chosen.id} to {address}: {subject!r}")
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a stopped service finishes the messages in flight
+    try:
+        with open_state(settings) as state:
+            summary = send_issue(settings, state, clock, dry_run=dry_run, console=Console(stderr=True))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for line in describe(summary):
+        click.echo(line)
+    if summary.error:
+        raise SendFailed(f"{summary.error}; the ledger keeps its place: run the same command again to resume")
+    if summary.stopped:
+        raise SendIncomplete(summary.stopped)
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="The port to listen on.")
+@friendly
+def serve(config_path: str, host: str, port: int) -> None:
+    """Serve the unsubscribe pages: one-click POST (RFC 8058) and a page with one button."""
+    from .serve import serve as run_server
+
+    settings = load(config_path)
+
+    def ready(url: str) -> None:
+        click.echo(f"unsubscribe pages on {url}/unsubscribe/<token>; Ctrl-C stops", err=True)
+
+    try:
+        run_server(settings, host, port, ready)
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:
+        raise DigestError(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port") from None
+
+
+
+@main.command()
+@config_option
+@click.option("--now", help="The clock of the period to run for (ISO 8601); defaults to now.")
+@friendly
+def run(config_path: str, now: str | None) -> None:
+    """The scheduled job: build and send the current period's issue once, archive it, report to the editors."""
+    import signal
+
+    from rich.console import Console
+
+    from .errors import SendFailed, SendIncomplete
+    from .run import run_job
+
+    settings = load(config_path)
+    clock = parse_now(now, settings)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with open_state(settings) as state:
+            result = run_job(settings, state, clock, console=Console(stderr=True))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(result.outcome)
+    for line in result.lines[1:]:
+        click.echo(line)
+    for note in result.notes:
+        click.echo(f"warning: {note}", err=True)
+    summary = result.summary
+    if summary is not None and summary.error:
+        raise SendFailed(f"{summary.error}; run the same command again to resume")
+    if summary is not None and summary.stopped:
+        raise SendIncomplete(summary.stopped)
+
+
+@main.command()
+@config_option
+@click.option("--install", is_flag=True, help="Write digest.service and digest.timer into --unit-dir.")
+@click.option("--unit-dir", type=click.Path(file_okay=False), default="~/.config/systemd/user", show_default=True,
+              help="Where --install writes the systemd units.")
+@friendly
+def schedule(config_path: str, install: bool, unit_dir: str) -> None:
+    """Print the crontab line and systemd units for the configured schedule (or install the units)."""
+    from .schedule import install as install_units
+    from .schedule import next_run, units
+
+    settings = load(config_path)
+    made = units(settings)
+    coming = next_run(settings, parse_now(None))
+    if install:
+        for path in install_units(settings, Path(unit_dir).expanduser()):
+            click.echo(f"wrote {path}")
+        click.echo("now run: systemctl --user daemon-reload && systemctl --user enable --now digest.timer")
+        click.echo(f"next run: {coming.isoformat()}")
+        return
+    click.echo(f"# next run: {coming.isoformat()}")
+    click.echo("# crontab (crontab -e):")
+    click.echo(made.crontab)
+    click.echo("# systemd: ~/.config/systemd/user/digest.service")
+    click.echo(made.service)
+    click.echo("# systemd: ~/.config/systemd/user/digest.timer")
+    click.echo(made.timer)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

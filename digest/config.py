@@ -136,6 +136,7 @@ class Smtp(_Model):
     rate_per_hour: int = Field(0, ge=0)  # 0: no hourly cap
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(5, ge=0)
+    retry_delay: float = Field(30.0, gt=0)  # seconds before the first retry of a 4xx; doubles each time
     bounce_after: int = Field(3, ge=1)
     unsubscribe_mailto: str | None = None
 

@@ -42,3 +42,27 @@ class SendRefused(DigestError):
 
 class SmtpConfigError(DigestError):
     """The SMTP relay cannot be reached or refuses our login."""
+
+
+class SubscriberError(DigestError):
+    """An address or a subscriber CSV cannot be used: the sentence names the address or the line."""
+
+
+class SecretMissing(DigestError):
+    """Unsubscribe tokens need the secret from the environment, and it is not set."""
+
+    def __init__(self, variable: str, doing: str) -> None:
+        super().__init__(
+            f"the environment variable {variable} (config key secret_env) is not set, and {doing} needs it to "
+            "sign unsubscribe links; set it to a long random string and keep it the same from run to run"
+        )
+
+
+class SendIncomplete(DigestError):
+    """A send stopped before the end (the hourly cap, an interrupt); the same command resumes it."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class SendFailed(DigestError):
+    """A send gave up part-way (the relay refuses our sender or cannot be reached); the ledger keeps its place."""

@@ -1,0 +1,664 @@
+"""Delivering an issue: one message per active subscriber, exactly once, through the SMTP relay.
+
+The delivery ledger (table `deliveries`) is the truth. A row turns 'sent' the moment the relay accepts
+the message and is committed at once, so a run killed at any point and started again skips everyone
+already served. Before a message goes out its row says 'sending': after a kill, those rows name the
+messages that were in flight (at most one per connection), the only ones that can arrive twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import heapq
+import hmac
+import os
+import smtplib
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from . import clean, issues
+from .config import Settings
+from .errors import SecretMissing, SendRefused, SmtpConfigError
+from .issues import Frozen
+from .message import Prepared, prepare
+from .smtp import connect
+from .state import State, iso, utcnow_iso
+from .unsubscribe import unsubscribe_url
+
+MAX_RETRY_DELAY = 3600.0
+DISCONNECTS_PER_MESSAGE = 3  # a message that keeps dropping the connection is deferred like a 4xx
+CONNECT_TRIES = 3
+
+
+@dataclass
+class Recipient:
+    id: int
+    email: str
+    name: str
+    attempts: int = 0
+
+
+@dataclass
+class Summary:
+    """What a send did, for the closing lines and the exit status."""
+
+    issue_id: str
+    subject: str = ""
+    to_send: int = 0  # recipients this run set out to serve
+    sent: int = 0
+    already: int = 0  # served by an earlier run of the same send
+    inactive: int = 0  # unsubscribed or bounced (also during this send)
+    retried: int = 0  # retries after a 4xx reply or a dropped connection
+    reconnects: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
+    bounced: list[str] = field(default_factory=list)
+    in_doubt: list[str] = field(default_factory=list)  # in flight when an earlier run died: sent again
+    left: int = 0  # still to send when the run stopped
+    stopped: str | None = None  # why the run stopped before the end (hourly cap, interrupt)
+    error: str | None = None  # why the run gave up (the relay is gone)
+    elapsed: float = 0.0
+    cpu: float = 0.0
+    nothing_to_do: str | None = None  # empty issue, already sent: a sentence, and no message went out
+    dry_run: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None and self.error is None and self.left == 0
+
+
+# the lock
+
+
+def lock_path(settings: Settings) -> Path:
+    state = settings.state_path
+    return state.with_name(state.name + ".send.lock")
+
+
+class SendLock:
+    """An exclusive flock on a file beside the state file; the kernel releases it when the process dies."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def note(self, issue_id: str | None) -> None:
+        """Tell a second send who holds the lock and for which issue."""
+        text = f"{os.getpid()} {issue_id or ''}\n".encode()
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, text, 0)
+
+
+@contextmanager
+def send_lock(settings: Settings) -> Iterator[SendLock]:
+    path = lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").split()
+        os.close(fd)
+        pid = holder[0] if holder else "unknown"
+        what = f"a send of issue {holder[1]}" if len(holder) > 1 else "a send"
+        raise SendRefused(
+            f"{what} is already running (pid {pid}) with the state file {settings.state_path}; "
+            "this one stopped without sending anything"
+        ) from None
+    lock = SendLock(fd)
+    try:
+        lock.note(None)
+        yield lock
+    finally:
+        os.close(fd)
+
+
+# the rate limiter
+
+
+class RateLimiter:
+    """A token bucket for messages per second, and a sliding one-hour window for the hourly cap."""
+
+    def __init__(self, per_second: float, per_hour: int = 0, sent_last_hour: list[float] | None = None) -> None:
+        self.rate = per_second
+        self.capacity = max(1.0, per_second / 20)  # bursts of at most 50 ms worth of messages
+        self.tokens = 1.0
+        self.stamp = time.monotonic()
+        self.per_hour = per_hour
+        self.window: deque[float] = deque(sorted(sent_last_hour or []))
+        self.lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        """Wait for the next slot; False when the hourly cap is reached."""
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.per_hour:
+                    wall = time.time()
+                    while self.window and self.window[0] <= wall - 3600:
+                        self.window.popleft()
+                    if len(self.window) >= self.per_hour:
+                        return False
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    if self.per_hour:
+                        self.window.append(wall)
+                    return True
+                wait = (1 - self.tokens) / self.rate
+            time.sleep(wait)
+
+    def hour_frees_at(self) -> datetime | None:
+        with self.lock:
+            return datetime.fromtimestamp(self.window[0] + 3600, UTC) if self.window else None
+
+
+# the ledger
+
+
+class Ledger:
+    """The delivery rows of one issue, written through one connection that every sending thread shares.
+
+    synchronous=FULL: a row is on disk when the write returns, so not even a power cut forgets a delivery.
+    """
+
+    def __init__(self, path: Path, issue_id: str, bounce_after: int) -> None:
+        self.issue_id = issue_id
+        self.bounce_after = bounce_after
+        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.execute("PRAGMA synchronous = FULL")
+        self.lock = threading.Lock()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _upsert(self, who: Recipient, status: str, tried: int, message_id: str | None, error: str | None) -> None:
+        self.db.execute(
+            """INSERT INTO deliveries (issue_id, subscriber_id, status, attempts, message_id, error, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(issue_id, subscriber_id) DO UPDATE SET status = excluded.status,
+                 attempts = deliveries.attempts + ?, message_id = COALESCE(excluded.message_id,
+                 deliveries.message_id), error = excluded.error, updated_at = excluded.updated_at""",
+            (self.issue_id, who.id, status, tried, message_id, error, utcnow_iso(), tried),
+        )
+
+    def claim(self, who: Recipient, message_id: str) -> bool:
+        """Mark the message in flight, unless the subscriber left the list since the send began."""
+        with self.lock:
+            row = self.db.execute("SELECT status FROM subscribers WHERE id = ?", (who.id,)).fetchone()
+            if row is None or row[0] != "active":
+                return False
+            self._upsert(who, "sending", 0, message_id, None)
+            return True
+
+    def sent(self, who: Recipient, message_id: str) -> None:
+        with self.lock:
+            self._upsert(who, "sent", 1, message_id, None)
+
+    def deferred(self, who: Recipient, error: str) -> None:
+        with self.lock:
+            self._upsert(who, "deferred", 1, None, error)
+
+    def failed(self, who: Recipient, error: str, counts_as_bounce: bool) -> bool:
+        """Record the failure; True when it makes the subscriber 'bounced'."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self._upsert(who, "failed", 1, None, error)
+                bounced = False
+                if counts_as_bounce:
+                    self.db.execute(
+                        "UPDATE subscribers SET failures = failures + 1, updated_at = ? WHERE id = ?",
+                        (utcnow_iso(), who.id),
+                    )
+                    bounced = (
+                        self.db.execute(
+                            """UPDATE subscribers SET status = 'bounced'
+                               WHERE id = ? AND status = 'active' AND failures >= ?""",
+                            (who.id, self.bounce_after),
+                        ).rowcount
+                        > 0
+                    )
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+            return bounced
+
+
+def sent_in_last_hour(state: State) -> list[float]:
+    since = iso(datetime.now(UTC) - timedelta(hours=1))
+    rows = state.db.execute("SELECT updated_at FROM deliveries WHERE status = 'sent' AND updated_at > ?", (since,))
+    return [datetime.fromisoformat(row[0]).timestamp() for row in rows]
+
+
+# the work queue
+
+
+class WorkQueue:
+    """Recipients ready to go, and those waiting out a retry delay; `get` blocks until one is due or all is done."""
+
+    def __init__(self, recipients: list[Recipient]) -> None:
+        self.ready: deque[Recipient] = deque(recipients)
+        self.later: list[tuple[float, int, Recipient]] = []
+        self.busy = 0
+        self.seq = 0
+        self.stopped: str | None = None
+        self.cond = threading.Condition()
+
+    def get(self) -> Recipient | None:
+        with self.cond:
+            while True:
+                if self.stopped:
+                    return None
+                now = time.monotonic()
+                while self.later and self.later[0][0] <= now:
+                    self.ready.append(heapq.heappop(self.later)[2])
+                if self.ready:
+                    self.busy += 1
+                    return self.ready.popleft()
+                if not self.later and not self.busy:
+                    return None
+                self.cond.wait(self.later[0][0] - now if self.later else None)
+
+    def done(self) -> None:
+        with self.cond:
+            self.busy -= 1
+            self.cond.notify_all()
+
+    def again(self, who: Recipient, delay: float = 0.0) -> None:
+        with self.cond:
+            self.busy -= 1
+            if delay:
+                self.seq += 1
+                heapq.heappush(self.later, (time.monotonic() + delay, self.seq, who))
+            else:
+                self.ready.appendleft(who)
+            self.cond.notify_all()
+
+    def stop(self, reason: str) -> None:
+        with self.cond:
+            self.stopped = self.stopped or reason
+            self.cond.notify_all()
+
+    def left(self) -> int:
+        with self.cond:
+            return len(self.ready) + len(self.later) + self.busy
+
+
+# the sender
+
+
+class _GiveUp(Exception):
+    """The whole send must stop: the relay refuses our sender address, or it cannot be reached at all."""
+
+
+class _Retire(Exception):
+    """This thread cannot get a connection; the others go on (the relay may cap connections per client)."""
+
+
+class Sender:
+    """Worker threads, each with its own reused SMTP connection, sharing the queue, ledger and rate limiter."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        prepared: Prepared,
+        issue_id: str,
+        secret: bytes,
+        ledger: Ledger,
+        limiter: RateLimiter,
+        summary: Summary,
+    ) -> None:
+        self.settings = settings
+        self.smtp = settings.model.smtp
+        self.prepared = prepared
+        self.issue_id = issue_id
+        self.secret = secret
+        self.ledger = ledger
+        self.limiter = limiter
+        self.summary = summary
+        self.sender = settings.model.newsletter.sender_address
+        self.domain = settings.model.newsletter.sender_domain
+        self.counts = threading.Lock()
+        self.workers_alive = 0
+        self.queue = WorkQueue([])
+
+    def message_id(self, who: Recipient) -> str:
+        """The same Message-ID for every try of one subscriber's copy, so a store that sees it twice can drop one."""
+        mac = hmac.new(self.secret, f"message-id:{self.issue_id}:{who.id}".encode(), hashlib.sha256).hexdigest()
+        return f"<{self.issue_id}.{mac[:20]}@{self.domain}>"
+
+    def _count(self, name: str, value: int = 1) -> None:
+        with self.counts:
+            setattr(self.summary, name, getattr(self.summary, name) + value)
+
+    def _connect(self) -> smtplib.SMTP:
+        """A connection, after a few tries; the thread retires when the relay stays out of reach."""
+        last = "the send was stopped"
+        for attempt in range(CONNECT_TRIES):
+            if self.queue.stopped:
+                break
+            try:
+                return connect(self.settings)
+            except SmtpConfigError as error:
+                last = str(error)
+                time.sleep(min(self.smtp.retry_delay, 5.0) * (attempt + 1))
+        raise _Retire(last)
+
+    def work(self, conn: smtplib.SMTP | None) -> None:
+        """One thread's loop: take the next recipient, wait for the rate limiter, send."""
+        try:
+            while (who := self.queue.get()) is not None:
+                if not self.limiter.acquire():
+                    self.queue.again(who)
+                    frees = self.limiter.hour_frees_at()
+                    when = f" (the next message may go at {frees:%H:%M} UTC)" if frees else ""
+                    self.queue.stop(
+                        f"the hourly cap (smtp.rate_per_hour = {self.smtp.rate_per_hour}) is reached{when}; "
+                        "run the same command again to send the rest"
+                    )
+                    break
+                conn = self.deliver(conn, who)
+        except _Retire as error:
+            with self.counts:
+                self.workers_alive -= 1
+                if self.workers_alive == 0 and not self.queue.stopped:
+                    self.summary.error = str(error)
+                    self.queue.stop(str(error))
+        except _GiveUp as error:
+            with self.counts:
+                self.summary.error = self.summary.error or str(error)
+            self.queue.stop(str(error))
+        except BaseException as error:
+            with self.counts:
+                self.summary.error = self.summary.error or f"unexpected {type(error).__name__}: {error}"
+            self.queue.stop(str(error))
+            raise
+        finally:
+            _close(conn)
+
+    def deliver(self, conn: smtplib.SMTP | None, who: Recipient) -> smtplib.SMTP | None:
+        """Send one subscriber's copy; returns the connection to go on with (None when it dropped)."""
+        mid = self.message_id(who)
+        if not self.ledger.claim(who, mid):
+            self._count("inactive")
+            self.queue.done()
+            return conn
+        url = unsubscribe_url(self.settings, who.id, who.email, self.secret)
+        message = self.prepared.for_recipient(who.email, url, datetime.now(UTC), who.name, mid)
+        for _ in range(DISCONNECTS_PER_MESSAGE):
+            if conn is None:
+                try:
+                    conn = self._connect()
+                except _Retire:
+                    self.queue.again(who)
+                    raise
+            try:
+                conn.sendmail(self.sender, [who.email], message)
+            except smtplib.SMTPRecipientsRefused as error:
+                code, text = next(iter(error.recipients.values()))
+                self._refused(who, code, text, "RCPT")
+            except smtplib.SMTPSenderRefused as error:
+                self._refused(who, error.smtp_code, error.smtp_error, "MAIL")
+            except smtplib.SMTPResponseException as error:
+                self._refused(who, error.smtp_code, error.smtp_error, "DATA")
+            except (smtplib.SMTPServerDisconnected, OSError):
+                _close(conn)
+                conn = None
+                self._count("reconnects")
+                continue
+            else:
+                self.ledger.sent(who, mid)
+                self._count("sent")
+                self.queue.done()
+                return conn
+            # smtplib closes the connection itself after a 421 ("service closing")
+            return conn if conn.sock is not None else None
+        self._refused(who, 421, b"the connection dropped on every try", "DATA")
+        return conn
+
+    def _refused(self, who: Recipient, code: int, text: bytes | str, stage: str) -> None:
+        said = text.decode(errors="replace") if isinstance(text, bytes) else text
+        reason = f"{code} {said}".strip()
+        if code >= 500 and stage == "MAIL":
+            raise _GiveUp(f"the relay refuses the sender address {self.sender}: {reason}; check newsletter.from")
+        if code >= 500:
+            # A refused recipient, or an enhanced status about the mailbox, counts towards 'bounced'; a refusal
+            # of the content (5.7.x policy, 5.6.x media, 5.3.x system) is about us, not the subscriber.
+            bounce = stage == "RCPT" or not said.startswith(("5.7.", "5.6.", "5.3."))
+            if self.ledger.failed(who, reason, counts_as_bounce=bounce):
+                with self.counts:
+                    self.summary.bounced.append(who.email)
+            with self.counts:
+                self.summary.failed.append((who.email, reason))
+            self.queue.done()
+            return
+        who.attempts += 1
+        if who.attempts > self.smtp.retries:
+            self.ledger.failed(who, f"gave up after {who.attempts} tries: {reason}", counts_as_bounce=False)
+            with self.counts:
+                self.summary.failed.append((who.email, f"gave up after {who.attempts} tries: {reason}"))
+            self.queue.done()
+            return
+        self.ledger.deferred(who, reason)
+        self._count("retried")
+        self.queue.again(who, min(self.smtp.retry_delay * 2 ** (who.attempts - 1), MAX_RETRY_DELAY))
+
+    def run(self, recipients: list[Recipient], first: smtplib.SMTP, console: Console | None) -> None:
+        """Send to every recipient over smtp.connections connections; Ctrl-C stops after the messages in flight."""
+        self.queue = WorkQueue(recipients)
+        count = min(self.smtp.connections, max(1, len(recipients)))
+        self.workers_alive = count
+        threads = [
+            threading.Thread(target=self.work, args=(first if n == 0 else None,), name=f"send-{n}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=console is None or not console.is_terminal,
+            transient=True,
+        )
+        task = progress.add_task(f"sending {self.issue_id}", total=len(recipients), note="")
+        with progress:
+            try:
+                while alive := [t for t in threads if t.is_alive()]:
+                    alive[0].join(0.1)
+                    s = self.summary
+                    done = s.sent + len(s.failed) + s.inactive
+                    note = f"{len(s.failed)} failed, {s.retried} retried" if s.failed or s.retried else ""
+                    progress.update(task, completed=done, note=note)
+            except KeyboardInterrupt:
+                self.queue.stop("interrupted; run the same command again to send the rest")
+                for thread in threads:
+                    thread.join()
+        self.summary.left = self.queue.left()
+        if self.queue.stopped and self.summary.error is None:
+            self.summary.stopped = self.queue.stopped
+
+
+def _close(conn: smtplib.SMTP | None) -> None:
+    if conn is None:
+        return
+    try:
+        conn.quit()
+    except (OSError, smtplib.SMTPException):
+        conn.close()
+
+
+# choosing the issue
+
+
+def _article_keys(frozen: Frozen) -> tuple[list[str], list[str | None]]:
+    ids: list[str] = []
+    keys: list[str | None] = []
+    for section in frozen.manifest.get("sections", []):
+        for article in section.get("articles", []):
+            if article.get("id"):
+                ids.append(article["id"])
+                keys.append(clean.url_key(article.get("url")))
+    return ids, keys
+
+
+def choose_issue(settings: Settings, state: State, now: datetime, store: bool, test: bool = False) -> Frozen | str:
+    """The approved issue, else (unless approval is required) the issue for `now`, built and frozen as
+    'sending' so that a resumed send mails identical content. A string says why there is nothing to send.
+    A test send (`test`) may build the coming issue even when approval is required: it is how editors review it."""
+    approved = issues.latest_approved(state)
+    if approved is not None:
+        if not _article_keys(approved)[0]:
+            if store:
+                issues.set_status(state, approved.id, "skipped")
+            return f"issue {approved.id} has no articles, so it is not sent"
+        return approved
+    if settings.model.issue.require_approval and not test:
+        raise SendRefused(
+            "there is no approved issue to send, and config.yaml sets issue.require_approval: run `digest approve` "
+            "first (or set issue.require_approval to false to let `digest send` build the issue itself)"
+        )
+    from .build import build_issue, manifest
+
+    built = build_issue(settings, now, state)
+    ident = built.issue.id
+    frozen_before = issues.get(state, ident)
+    if frozen_before is not None and frozen_before.status == "sent" and not test:
+        return f"issue {ident} was already sent ({frozen_before.sent_at}); nothing to do"
+    count = built.issue.article_count
+    if count == 0 or count < settings.model.issue.min_articles:
+        return (
+            f"issue {ident} has {count} article{'s' if count != 1 else ''} "
+            f"(issue.min_articles = {settings.model.issue.min_articles}), so it is not sent"
+        )
+    if store:
+        issues.freeze(state, ident, built.issue.window, built.rendered, manifest(built, settings), status="sending")
+        frozen = issues.get(state, ident)
+        assert frozen is not None
+        return frozen
+    return Frozen(ident, built.issue.window, "built", built.rendered, manifest(built, settings))
+
+
+def recipients(state: State, issue_id: str, summary: Summary) -> list[Recipient]:
+    """Active subscribers this issue has not yet reached; counts the others into the summary."""
+    todo: list[Recipient] = []
+    rows = state.db.execute(
+        """SELECT s.id, s.email, s.name, s.status, d.status AS done, d.attempts
+           FROM subscribers s LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.issue_id = ?
+           ORDER BY s.id""",
+        (issue_id,),
+    )
+    for row in rows:
+        if row["done"] in ("sent", "failed"):
+            summary.already += 1
+        elif row["status"] != "active":
+            summary.inactive += 1
+        else:
+            if row["done"] == "sending":
+                summary.in_doubt.append(row["email"])
+            todo.append(Recipient(row["id"], row["email"], row["name"], row["attempts"] or 0))
+    return todo
+
+
+def send_issue(
+    settings: Settings, state: State, now: datetime, dry_run: bool = False, console: Console | None = None
+) -> Summary:
+    """Mail the issue to every active subscriber it has not reached yet; safe to run again after any stop."""
+    secret = settings.secret()
+    if secret is None and not dry_run:
+        raise SecretMissing(settings.model.secret_env, "`digest send`")
+    if not state.db.execute("SELECT 1 FROM subscribers WHERE status = 'active' LIMIT 1").fetchone():
+        raise SendRefused("nobody to send to: the subscriber list has no active address (see `digest subscribers`)")
+    if dry_run:
+        chosen = choose_issue(settings, state, now, store=False)
+        if isinstance(chosen, str):
+            return Summary(issue_id="", nothing_to_do=chosen, dry_run=True)
+        summary = Summary(issue_id=chosen.id, subject=chosen.rendered.subject, dry_run=True)
+        summary.to_send = len(recipients(state, chosen.id, summary))
+        return summary
+    assert secret is not None
+    with send_lock(settings) as lock:
+        chosen = choose_issue(settings, state, now, store=True)
+        if isinstance(chosen, str):
+            return Summary(issue_id="", nothing_to_do=chosen)
+        lock.note(chosen.id)
+        return _deliver_issue(settings, state, chosen, secret, console)
+
+
+def _deliver_issue(settings: Settings, state: State, frozen: Frozen, secret: bytes, console: Console | None) -> Summary:
+    cfg = settings.model.smtp
+    summary = Summary(issue_id=frozen.id, subject=frozen.rendered.subject)
+    todo = recipients(state, frozen.id, summary)
+    summary.to_send = len(todo)
+    started, cpu = time.perf_counter(), time.process_time()
+    if todo:
+        if frozen.status != "sending":
+            issues.set_status(state, frozen.id, "sending")
+        prepared = prepare(settings, frozen.rendered)
+        limiter = RateLimiter(
+            cfg.rate_per_second, cfg.rate_per_hour, sent_in_last_hour(state) if cfg.rate_per_hour else []
+        )
+        ledger = Ledger(settings.state_path, frozen.id, cfg.bounce_after)
+        try:
+            first = connect(settings)  # fail before any thread starts when the relay cannot be reached at all
+            Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary).run(todo, first, console)
+        finally:
+            ledger.close()
+    summary.elapsed = time.perf_counter() - started
+    summary.cpu = time.process_time() - cpu
+    if summary.complete:
+        delivered = state.db.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE issue_id = ? AND status = 'sent'", (frozen.id,)
+        ).fetchone()[0]
+        issues.set_status(state, frozen.id, "sent", recipients=delivered)
+        ids, keys = _article_keys(frozen)
+        state.mark_sent(frozen.id, ids, keys, datetime.now(UTC))
+    return summary
+
+
+def describe(summary: Summary) -> list[str]:
+    """The closing lines a person reads: counts first, then every failure with its reason."""
+    if summary.nothing_to_do:
+        return [summary.nothing_to_do]
+    if summary.dry_run:
+        return [
+            f"dry run: issue {summary.issue_id} ({summary.subject!r}) would go to {summary.to_send} subscriber"
+            f"{'s' if summary.to_send != 1 else ''}; {summary.already} already have it, {summary.inactive} "
+            "unsubscribed or bounced; nothing was sent"
+        ]
+    rate = f" ({summary.sent / summary.elapsed:.0f} messages/s)" if summary.elapsed > 0 and summary.sent else ""
+    lines = [
+        f"issue {summary.issue_id}: {summary.sent} sent, "
+        f"{summary.already + summary.inactive} skipped ({summary.already} already sent, {summary.inactive} "
+        f"unsubscribed or bounced), {summary.retried} retried, {len(summary.failed)} failed "
+        f"in {summary.elapsed:.1f} s{rate}"
+    ]
+    if summary.in_doubt:
+        lines.append(
+            f"{len(summary.in_doubt)} message{'s were' if len(summary.in_doubt) != 1 else ' was'} in flight when an "
+            f"earlier run stopped and went out again (may arrive twice): {', '.join(summary.in_doubt)}"
+        )
+    lines.extend(f"  failed: {address}: {reason}" for address, reason in summary.failed)
+    if summary.bounced:
+        lines.append(f"now marked bounced: {', '.join(summary.bounced)}")
+    if summary.stopped:
+        lines.append(f"stopped with {summary.left} still to send: {summary.stopped}")
+    elif summary.complete:
+        lines.append(f"issue {summary.issue_id} is sent")
+    return lines
