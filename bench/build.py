@@ -92,9 +92,15 @@ def whole_command(config: Path, runs: int) -> float:
             state = config.parent / "state.db"
             for leftover in config.parent.glob("state.db*"):
                 leftover.unlink()
-            samples.append(timed(lambda: subprocess.run(
-                [digest, "build", "--config", str(config), "--now", NOW, "--out", out], check=True,
-                capture_output=True)))
+            samples.append(
+                timed(
+                    lambda: subprocess.run(
+                        [digest, "build", "--config", str(config), "--now", NOW, "--out", out],
+                        check=True,
+                        capture_output=True,
+                    )
+                )
+            )
             assert not state.exists() or state.stat().st_size > 0
     return median_ms(samples)
 
@@ -111,8 +117,13 @@ def rss2email(runs: int) -> float | None:
             subprocess.run([*base, "new", "bench@example.org"], check=True, capture_output=True)
             for n, feed in enumerate(real_week_files()):
                 subprocess.run([*base, "add", f"f{n}", str(feed)], check=True, capture_output=True)
-            samples.append(timed(lambda base=base: subprocess.run(  # type: ignore[misc]
-                [*base, "run", "--no-send"], check=True, capture_output=True)))
+            samples.append(
+                timed(
+                    lambda base=base: subprocess.run(  # type: ignore[misc]
+                        [*base, "run", "--no-send"], check=True, capture_output=True
+                    )
+                )
+            )
     return median_ms(samples)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .clean import fold
 from .config import Config, Theme, Weights
@@ -14,6 +15,7 @@ _WORD = re.compile(r"\w+")
 _SUFFIXES = (("ings", 3), ("ing", 3), ("ies", 3), ("ed", 4), ("es", 4), ("s", 3), ("e", 4))
 
 
+@lru_cache(maxsize=65536)
 def stem(token: str) -> str:
     """A crude, consistent stem so that 'strikes', 'striking' and 'strike' meet."""
     for suffix, shortest in _SUFFIXES:

@@ -1,0 +1,98 @@
+"""The public archive: each sent issue as a web page, an index, and an Atom feed of past issues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from pathlib import Path
+
+from .config import Settings
+from .issues import Frozen, get
+from .render import issue_web_url, personalize
+from .state import State, parse_iso
+
+
+@dataclass
+class Entry:
+    id: str
+    subject: str
+    preheader: str
+    sent_at: datetime
+    url: str
+    file: str
+
+
+def sent_issues(state: State) -> list[Frozen]:
+    rows = state.db.execute("SELECT id FROM issues WHERE status = 'sent' ORDER BY window_end DESC").fetchall()
+    return [frozen for row in rows if (frozen := get(state, row["id"])) is not None]
+
+
+def _entry(settings: Settings, frozen: Frozen) -> Entry:
+    url = issue_web_url(settings, frozen.id) or f"{frozen.id}.html"
+    sent = parse_iso(frozen.sent_at) if frozen.sent_at else frozen.window.end
+    return Entry(frozen.id, frozen.rendered.subject, frozen.rendered.preheader, sent, url, f"{frozen.id}.html")
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def generic_unsubscribe_url(settings: Settings) -> str:
+    """The archive is public: its unsubscribe link leads to a page, not to anyone's token."""
+    base = settings.model.web.base_url or ""
+    return f"{base}/unsubscribe"
+
+
+def write_archive(settings: Settings, state: State) -> Path:
+    """Write every sent issue's page, the index and feed.xml into the archive folder; return the folder."""
+    folder = settings.archive_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for frozen in sent_issues(state):
+        entry = _entry(settings, frozen)
+        page = folder / entry.file
+        if not page.exists():
+            _write(page, personalize(frozen.rendered.html, generic_unsubscribe_url(settings), html=True))
+        entries.append(entry)
+    title = settings.model.newsletter.title
+    _write(folder / "index.html", _index(title, settings.model.newsletter.language, entries))
+    _write(folder / "feed.xml", _atom(settings, entries))
+    return folder
+
+
+def _index(title: str, language: str, entries: list[Entry]) -> str:
+    items = "\n".join(
+        f'<li><a href="{escape(e.file)}">{escape(e.subject)}</a> <small>{e.sent_at:%Y-%m-%d}</small>'
+        f"<br>{escape(e.preheader)}</li>"
+        for e in entries
+    )
+    return (
+        f'<!doctype html>\n<html lang="{escape(language)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{escape(title)}: past issues</title><link rel="alternate" type="application/atom+xml" '
+        f'href="feed.xml" title="{escape(title)}"></head>\n<body style="font-family:Georgia,serif;max-width:640px;'
+        f'margin:2em auto;padding:0 1em;line-height:1.5"><h1>{escape(title)}: past issues</h1>\n<ul>\n{items}\n</ul>\n'
+        "</body></html>\n"
+    )
+
+
+def _atom(settings: Settings, entries: list[Entry]) -> str:
+    cfg = settings.model
+    base = cfg.web.issues_url or (f"{cfg.web.base_url}/archive" if cfg.web.base_url else "")
+    updated = entries[0].sent_at.isoformat() if entries else "1970-01-01T00:00:00+00:00"
+    items = "".join(
+        f"<entry><id>{escape(e.url)}</id><title>{escape(e.subject)}</title>"
+        f'<link rel="alternate" type="text/html" href="{escape(e.url)}"/>'
+        f"<updated>{e.sent_at.isoformat()}</updated><summary>{escape(e.preheader)}</summary></entry>\n"
+        for e in entries
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<id>{escape(base or cfg.newsletter.title)}/feed.xml</id><title>{escape(cfg.newsletter.title)}</title>"
+        f'<link rel="self" href="{escape(base)}/feed.xml"/><link rel="alternate" href="{escape(base)}/"/>'
+        f"<updated>{updated}</updated><author><name>{escape(cfg.newsletter.title)}</name></author>\n"
+        f"{items}</feed>\n"
+    )

@@ -1,0 +1,62 @@
+"""The weekly job: build and send the issue of the current period, then archive it and tell the editors.
+
+Safe to run at any time and any number of times: the period starts where the last sent issue ended,
+an issue already sent is not sent again, and an interrupted send resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rich.console import Console
+
+from . import issues
+from .archive import write_archive
+from .config import Settings
+from .errors import DigestError
+from .health import compose, send_report
+from .send import Summary, describe, send_issue
+from .state import State
+
+
+@dataclass
+class JobResult:
+    outcome: str  # one sentence: sent, nothing to do, skipped
+    lines: list[str] = field(default_factory=list)
+    summary: Summary | None = None
+    notes: list[str] = field(default_factory=list)  # archive and report problems: worth a warning, not a failure
+
+
+def run_job(settings: Settings, state: State, now: datetime, console: Console | None = None) -> JobResult:
+    """Build + send the current period's issue; archive it when sent; mail the editors a health report."""
+    try:
+        summary = send_issue(settings, state, now, console=console)
+    except DigestError as error:
+        _report(settings, state, now, f"the run failed: {error}", [], None)
+        raise
+    lines = describe(summary)
+    if summary.nothing_to_do:
+        result = JobResult(outcome=summary.nothing_to_do, lines=[], summary=summary)
+    elif summary.complete:
+        result = JobResult(
+            outcome=f"issue {summary.issue_id} sent to {summary.sent} subscribers", lines=lines, summary=summary
+        )
+    else:
+        result = JobResult(outcome=f"issue {summary.issue_id} only partly sent", lines=lines, summary=summary)
+    frozen = issues.get(state, summary.issue_id) if summary.issue_id else None
+    if frozen is not None and frozen.status == "sent":
+        try:
+            write_archive(settings, state)
+        except OSError as error:
+            result.notes.append(f"the archive could not be written to {settings.archive_dir}: {error}")
+    note = _report(settings, state, now, result.outcome, result.lines, frozen.manifest if frozen else None)
+    if note:
+        result.notes.append(note)
+    return result
+
+
+def _report(
+    settings: Settings, state: State, now: datetime, outcome: str, lines: list[str], manifest: dict[str, object] | None
+) -> str | None:
+    return send_report(settings, compose(settings, state, now, outcome, lines, manifest))

@@ -1,0 +1,88 @@
+"""When the weekly job runs: a crontab line, a systemd service and timer, and the next run time."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .config import Settings
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass
+class Units:
+    crontab: str
+    service: str
+    timer: str
+
+
+def _command(settings: Settings) -> str:
+    digest = shutil.which("digest") or f"{sys.executable} -m digest.cli"
+    return f"{digest} run --config {settings.path}"
+
+
+def units(settings: Settings) -> Units:
+    cfg = settings.model
+    hour, minute = cfg.schedule.time.split(":")
+    day = DAYS.index(cfg.schedule.day)
+    cron_day = (day + 1) % 7  # cron counts from Sunday = 0
+    zone = cfg.newsletter.timezone
+    crontab = (
+        f"# {cfg.newsletter.title}: every {cfg.schedule.day.title()} at {cfg.schedule.time} ({zone})\n"
+        f"CRON_TZ={zone}\n"
+        f"{int(minute)} {int(hour)} * * {cron_day} cd {settings.base_dir} && {_command(settings)} "
+        f">> {settings.base_dir / 'digest.log'} 2>&1\n"
+    )
+    service = (
+        "[Unit]\n"
+        f"Description={cfg.newsletter.title}: build and send the weekly issue\n"
+        "After=network-online.target\nWants=network-online.target\n\n"
+        "[Service]\nType=oneshot\n"
+        f"WorkingDirectory={settings.base_dir}\n"
+        f"ExecStart={_command(settings)}\n"
+        f"# Secrets: put {cfg.secret_env} and {cfg.smtp.password_env} in this file (mode 600).\n"
+        f"EnvironmentFile=-{settings.base_dir / 'digest.env'}\n"
+    )
+    timer = (
+        "[Unit]\n"
+        f"Description={cfg.newsletter.title}: weekly schedule\n\n"
+        "[Timer]\n"
+        f"OnCalendar={cfg.schedule.day[:3].title()} *-*-* {cfg.schedule.time}:00 {zone}\n"
+        "Persistent=true\n\n"
+        "[Install]\nWantedBy=timers.target\n"
+    )
+    return Units(crontab=crontab, service=service, timer=timer)
+
+
+def install(settings: Settings, folder: Path) -> list[Path]:
+    """Write digest.service and digest.timer into `folder` (a systemd unit directory)."""
+    made = units(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (("digest.service", made.service), ("digest.timer", made.timer)):
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def next_run(settings: Settings, after: datetime) -> datetime:
+    """The first scheduled moment strictly after `after`, in the newsletter's time zone."""
+    cfg = settings.model
+    zone = ZoneInfo(cfg.newsletter.timezone)
+    hour, minute = (int(p) for p in cfg.schedule.time.split(":"))
+    local = after.astimezone(zone)
+    target_day = DAYS.index(cfg.schedule.day)
+    for offset in range(8):
+        day = (local + timedelta(days=offset)).date()
+        if day.weekday() != target_day:
+            continue
+        moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+        if moment > local:
+            return moment
+    raise AssertionError("a weekly schedule always has a next run")
