@@ -390,8 +390,9 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="The port to listen on.")
+@click.option("--schedule", "with_schedule", is_flag=True, help="Also run the weekly job at its scheduled time.")
 @friendly
-def serve(config_path: str, host: str, port: int) -> None:
+def serve(config_path: str, host: str, port: int, with_schedule: bool) -> None:
     """Serve the unsubscribe pages: one-click POST (RFC 8058) and a page with one button."""
     from .serve import serve as run_server
 
@@ -401,7 +402,7 @@ def serve(config_path: str, host: str, port: int) -> None:
         click.echo(f"unsubscribe pages on {url}/unsubscribe/<token>; Ctrl-C stops", err=True)
 
     try:
-        run_server(settings, host, port, ready)
+        run_server(settings, host, port, ready, schedule=with_schedule)
     except KeyboardInterrupt:
         pass
     except OSError as error:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -86,3 +88,43 @@ def next_run(settings: Settings, after: datetime) -> datetime:
         if moment > local:
             return moment
     raise AssertionError("a weekly schedule always has a next run")
+
+
+class Scheduler(threading.Thread):
+    """Runs the weekly job at each scheduled moment, inside a long-running `digest serve`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        next_time: Callable[[datetime], datetime] | None = None,
+        report: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(name="digest-scheduler", daemon=True)
+        self.settings = settings
+        self.next_time = next_time or (lambda after: next_run(settings, after))
+        self.report = report or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.stopping = threading.Event()
+        self.runs = 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        from .errors import DigestError
+        from .run import run_job
+        from .state import State
+
+        while not self.stopping.is_set():
+            due = self.next_time(datetime.now(UTC))
+            self.report(f"next run of the weekly job: {due.isoformat()}")
+            if self.stopping.wait(max(0.0, (due - datetime.now(UTC)).total_seconds())):
+                return
+            try:
+                with State(self.settings.state_path) as state:
+                    result = run_job(self.settings, state, datetime.now(UTC).replace(microsecond=0))
+                self.report(f"weekly job: {result.outcome}")
+            except DigestError as error:
+                self.report(f"weekly job failed: {error}")
+            except Exception as error:  # a long-running server must outlive one bad run
+                self.report(f"weekly job crashed: {type(error).__name__}: {error}")
+            self.runs += 1

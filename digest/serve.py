@@ -77,6 +77,17 @@ class UnsubscribeApp:
             return None
         return found
 
+    def _archive(self, start: StartResponse, name: str) -> list[bytes]:
+        """The archive's static files: past issues, the index and feed.xml; nothing outside the folder."""
+        folder = self.settings.archive_dir.resolve()
+        path = (folder / name).resolve()
+        kinds = {".html": "text/html; charset=utf-8", ".xml": "application/atom+xml"}
+        if path.parent != folder or path.suffix not in kinds or not path.is_file():
+            return self._page(start, "404 Not Found", "Not found", "<p>There is no such issue.</p>")
+        data = path.read_bytes()
+        start("200 OK", [("Content-Type", kinds[path.suffix]), ("Content-Length", str(len(data)))])
+        return [data]
+
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         body = self._answer(environ, start)
         return [] if environ.get("REQUEST_METHOD", "").upper() == "HEAD" else body
@@ -87,6 +98,17 @@ class UnsubscribeApp:
         if path == "/healthz":
             start("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
             return [b"ok\n"]
+        if path == "/unsubscribe":
+            # Where the public archive's footer link leads: it carries nobody's token.
+            return self._page(
+                start,
+                "200 OK",
+                f"Unsubscribe from {self.newsletter}",
+                "<p>Every issue ends with a link that unsubscribes its reader in one click. "
+                "Use the link at the bottom of an issue you received, or reply to it and ask.</p>",
+            )
+        if path.startswith("/archive/") and method in ("GET", "HEAD"):
+            return self._archive(start, path.removeprefix("/archive/") or "index.html")
         prefix = "/unsubscribe/"
         if not path.startswith(prefix) or "/" in path[len(prefix) :] or len(path) == len(prefix):
             return self._page(start, "404 Not Found", "Not found", "<p>There is nothing here.</p>")
@@ -206,8 +228,14 @@ def make_http_server(settings: Settings, host: str, port: int) -> WSGIServer:
         raise
 
 
-def serve(settings: Settings, host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
-    """Run the app on host:port until interrupted."""
+def serve(
+    settings: Settings, host: str, port: int, ready: Callable[[str], None] | None = None, schedule: bool = False
+) -> None:
+    """Run the app on host:port until interrupted; with `schedule`, run the weekly job on its schedule too."""
+    if schedule:
+        from .schedule import Scheduler
+
+        Scheduler(settings).start()
     with make_http_server(settings, host, port) as server:
         try:
             if ready:

@@ -182,3 +182,58 @@ def test_run_and_schedule_have_help(cli: Any) -> None:
     for command in ("run", "schedule"):
         result = cli(command, "--help")
         assert result.exit_code == 0 and "--config" in result.output
+
+
+def test_the_scheduler_in_serve_runs_the_job_when_due(job: Job, tmp_path: Path) -> None:
+    from digest.schedule import Scheduler
+
+    write_feed(
+        tmp_path / "feed.xml", [item("today", "Rail workers strike today", datetime.now(UTC) - timedelta(hours=1))]
+    )
+    due_times: list[datetime] = []
+
+    def soon_then_never(after: datetime) -> datetime:
+        due_times.append(after)
+        return after + timedelta(seconds=0.3) if len(due_times) == 1 else after + timedelta(days=7)
+
+    lines: list[str] = []
+    scheduler = Scheduler(load_config(job.config), next_time=soon_then_never, report=lines.append)
+    scheduler.start()
+    deadline = datetime.now(UTC) + timedelta(seconds=20)
+    while scheduler.runs == 0 and datetime.now(UTC) < deadline:
+        scheduler.stopping.wait(0.1)
+    scheduler.stop()
+    scheduler.join(5)
+    assert scheduler.runs == 1, lines
+    assert any("sent to 3 subscribers" in line for line in lines), lines
+    assert len(job.to_subscribers(job.sink.handler.messages)) == 3
+    assert len(job.to_editors(job.sink.handler.messages)) == 1
+
+
+def test_serve_publishes_the_archive_and_a_generic_unsubscribe_page(job: Job, tmp_path: Path) -> None:
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from digest.serve import make_http_server
+
+    assert job.run(T).exit_code == 0
+    server = make_http_server(load_config(job.config), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        index = urllib.request.urlopen(f"{base}/archive/").read().decode()
+        assert 'href="2026-W10.html"' in index
+        page = urllib.request.urlopen(f"{base}/archive/2026-W10.html").read().decode()
+        assert "Dock workers strike at the port" in page
+        atom = urllib.request.urlopen(f"{base}/archive/feed.xml")
+        assert atom.headers["Content-Type"] == "application/atom+xml"
+        generic = urllib.request.urlopen(f"{base}/unsubscribe").read().decode()
+        assert "one click" in generic
+        for bad in ("../config.yaml", "..%2Fconfig.yaml", "state/digest.db"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"{base}/archive/{bad}")
+            assert refused.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
