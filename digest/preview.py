@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -85,6 +86,7 @@ class Snapshot:
     html: str
     text: str
     status: str | None
+    stale: bool = False  # approved, but the issue has changed since: what is shown is not what would be sent
     errors: list[str] = field(default_factory=list)
     notice: str = ""
 
@@ -161,9 +163,13 @@ class Desk:
     def publish(self) -> None:
         with self.lock:
             ident = self.issue_id
+            built = self.built
+            stale = False
             if ident and not self.closed:
                 self.status = issues.status_of(self.state, ident)
-            built = self.built
+                if self.status == "approved" and built is not None:
+                    frozen = issues.get(self.state, ident)
+                    stale = frozen is not None and frozen.rendered.html != built.rendered.html
             data = manifest(built, self.settings) if built else None
             if built is not None:
                 sample = unsubscribe_url(self.settings, 0, SAMPLE_RECIPIENT)
@@ -175,7 +181,7 @@ class Desk:
             digest = hashlib.sha256()
             for part in (html, text, json.dumps(data, sort_keys=True, default=str), *errors, self.notice):
                 digest.update(part.encode() + b"\0")
-            digest.update(str(self.status).encode())
+            digest.update(f"{self.status} {stale}".encode())
             self.snapshot = Snapshot(
                 version=digest.hexdigest()[:16],
                 settings=self.settings,
@@ -186,6 +192,7 @@ class Desk:
                 html=html,
                 text=text,
                 status=self.status,
+                stale=stale,
                 errors=errors,
                 notice=self.notice,
             )
@@ -248,8 +255,10 @@ class Desk:
     def approve(self) -> str:
         with self.lock:
             self._open()
-            if self.built is None or self.collected is None or self.render_error:
-                raise DigestError("the issue cannot be approved until it renders; see the error at the top")
+            if self.built is None or self.collected is None:
+                raise DigestError("there is no issue to approve yet; see the error at the top of the page")
+            if self.config_error or self.gather_error or self.render_error:
+                raise DigestError("the page shows an error, so it may not show the issue as it is: fix it first")
             done = approve(self.settings, self.built, self.collected, self.state)
             return (
                 f"approved {done.id}: {done.articles} articles, {done.html_bytes:,} bytes; "
@@ -495,6 +504,7 @@ def page_context(snap: Snapshot, csrf: str) -> dict[str, Any]:
         "config_path": str(settings.path),
         "issue": ident,
         "status": snap.status or "not approved",
+        "stale": snap.stale,
         "window": (
             f"{_when(data['window']['start'], zone)} – {_when(data['window']['end'], zone)} "
             f"({settings.model.newsletter.timezone})"
@@ -686,10 +696,15 @@ def serving_guard(settings: Settings, host: str, port: int) -> Guard:
     return Guard(host=host, port=port, secret=secret)
 
 
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def make_server(desk: Desk, host: str, port: int) -> tuple[ThreadingHTTPServer, Guard]:
     guard = serving_guard(desk.settings, host, port)
+    server_class = _ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer
     try:
-        server = ThreadingHTTPServer((host, port), make_handler(desk, guard))
+        server = server_class((host, port), make_handler(desk, guard))
     except OSError as error:
         raise DigestError(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port") from None
     server.daemon_threads = True

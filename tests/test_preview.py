@@ -277,14 +277,21 @@ def test_approving_in_the_page_freezes_exactly_what_the_page_shows(page: Page, t
         expect(desktop(page).get_by_role("link", name=dropped["title"], exact=True)).to_have_count(0)
         page.locator("#approve").click()
         expect(page.locator("#status")).to_have_text("approved")
+        expect(page.locator("#stale")).to_have_count(0)
         with urllib.request.urlopen(base + "/email.html") as response:
             shown = response.read().decode()
+        # A change after approval is flagged: what the page shows is no longer what would be sent.
+        later = articles_of(want, "palestine")[0]
+        item(page, later["id"]).get_by_role("button", name="Drop").click()
+        expect(page.locator("#stale")).to_contain_text("changed since it was approved")
+        expect(page.locator("#status")).to_have_text("approved")
     settings = load_config(config)
     with State(tmp_path / "state" / "digest.db") as state:
         frozen = issues.latest_approved(state)
     assert frozen is not None and frozen.id == ISSUE
     assert personalize(frozen.rendered.html, unsubscribe_url(settings, 0, SAMPLE_RECIPIENT), html=True) == shown
     assert dropped["title"] not in frozen.rendered.html
+    assert later["title"] in frozen.rendered.html
 
 
 def test_editing_a_template_updates_the_frame_without_a_reload(page: Page, tmp_path: Path) -> None:
