@@ -318,8 +318,11 @@ def test_editing_a_template_updates_the_frame_without_a_reload(page: Page, tmp_p
         (templates / "email.txt.j2").write_text("EDITED TEXT TEMPLATE\n" + text)
         expect(page.locator("#text")).to_contain_text("EDITED TEXT TEMPLATE", timeout=5000)
         (tmp_path / "corrections").mkdir(exist_ok=True)
-        (tmp_path / "corrections" / f"{ISSUE}.yaml").write_text("intro: Written by hand in the YAML file.\n")
+        (tmp_path / "corrections" / f"{ISSUE}.yaml").write_text(
+            "intro: Written by hand in the YAML file.\ndrop: [https://example.org/an-article-no-feed-has]\n"
+        )
         expect(desktop(page).locator(".intro")).to_have_text("Written by hand in the YAML file.", timeout=5000)
+        expect(page.locator("#gone")).to_contain_text("drop https://example.org/an-article-no-feed-has")
         assert page.evaluate("window.keptAcrossUpdates") == "yes"
 
 
@@ -418,3 +421,28 @@ def test_beyond_loopback_the_page_requires_the_secret_token(tmp_path: Path) -> N
         status, _ = post(base, "/correct", f"action=intro&intro=hello&csrf={token}", {"Cookie": cookie})
         assert status == 303
         assert corrections_file(config) == {"intro": "hello"}
+
+
+def test_a_config_change_and_a_broken_template_show_in_the_open_page(page: Page, tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    for name in ("email.mjml.j2", "email.txt.j2", "email.css"):
+        shutil.copy(REPO / "templates" / name, templates / name)
+    config = demo_copy(tmp_path, templates="templates")
+    with running_preview("--config", str(config)) as base:
+        page.goto(base + "/", wait_until="domcontentloaded")
+        page.evaluate("window.keptAcrossUpdates = 'yes'")
+        data = yaml.safe_load(config.read_text())
+        data["newsletter"]["title"] = "Left Voice Weekly, Retitled"
+        config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+        expect(desktop(page).locator("h1")).to_have_text("Left Voice Weekly, Retitled", timeout=10000)
+
+        # A template saved half-edited: the page says so and keeps the last good email.
+        source = (templates / "email.mjml.j2").read_text()
+        (templates / "email.mjml.j2").write_text(source.replace("{% for section in sections %}", "{% for section in"))
+        expect(page.locator(".errors")).to_contain_text("the issue cannot be rendered", timeout=5000)
+        expect(desktop(page).locator("h1")).to_have_text("Left Voice Weekly, Retitled")
+        (templates / "email.mjml.j2").write_text(source.replace("<h1>{{ title }}</h1>", "<h1>{{ title }}!</h1>"))
+        expect(page.locator(".errors")).to_have_count(0, timeout=5000)
+        expect(desktop(page).locator("h1")).to_have_text("Left Voice Weekly, Retitled!")
+        assert page.evaluate("window.keptAcrossUpdates") == "yes"
