@@ -176,7 +176,7 @@ def parse_feed(raw: bytes, feed_name: str, url: str, teaser_words: int = 40) -> 
                 author=_author(entry),
                 categories=_categories(entry),
                 image=image,
-                image_alt=alt or entry_title,
+                image_alt=alt,  # empty when the feed gives none: the headline follows the picture
                 rtl=clean.is_rtl(entry_title + " " + text),
             )
         )
