@@ -11,7 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -63,8 +65,11 @@ class FeedServer:
                     return
                 if route.delay:
                     time.sleep(route.delay)
-                etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
-                modified = "Tue, 17 Feb 2026 10:00:00 GMT"
+                digest_ = hashlib.sha1(route.body).hexdigest()
+                etag = '"' + digest_[:16] + '"'
+                # Last-Modified follows the body too: a changed feed is never answered 304.
+                moment = datetime(2026, 2, 17, 10, tzinfo=UTC) + timedelta(seconds=int(digest_[:6], 16))
+                modified = format_datetime(moment, usegmt=True)
                 if (
                     route.status == 200
                     and route.conditional
