@@ -166,25 +166,42 @@ class RateLimiter:
 # the ledger
 
 
-class Ledger:
-    """The delivery rows of one issue, written through one connection that every sending thread shares.
+def _connect_db(path: Path, synchronous: str) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA busy_timeout = 30000")
+    db.execute(f"PRAGMA synchronous = {synchronous}")
+    return db
 
-    synchronous=FULL: a row is on disk when the write returns, so not even a power cut forgets a delivery.
+
+class Ledger:
+    """The delivery rows of one issue, written by every sending thread in turn.
+
+    Outcomes are written with synchronous=FULL: a 'sent' row is on disk when the write returns, so not even a
+    power cut forgets a delivery. The 'sending' marks only name the messages in flight, so they skip the fsync
+    (NORMAL: they survive a killed process, and the next FULL write makes them durable too).
     """
 
     def __init__(self, path: Path, issue_id: str, bounce_after: int) -> None:
         self.issue_id = issue_id
         self.bounce_after = bounce_after
-        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.db.execute("PRAGMA synchronous = FULL")
+        self.db = _connect_db(path, "FULL")
+        self.marks = _connect_db(path, "NORMAL")
         self.lock = threading.Lock()
 
     def close(self) -> None:
         self.db.close()
+        self.marks.close()
 
-    def _upsert(self, who: Recipient, status: str, tried: int, message_id: str | None, error: str | None) -> None:
-        self.db.execute(
+    def _upsert(
+        self,
+        who: Recipient,
+        status: str,
+        tried: int,
+        message_id: str | None,
+        error: str | None,
+        db: sqlite3.Connection | None = None,
+    ) -> None:
+        (db or self.db).execute(
             """INSERT INTO deliveries (issue_id, subscriber_id, status, attempts, message_id, error, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(issue_id, subscriber_id) DO UPDATE SET status = excluded.status,
@@ -196,10 +213,10 @@ class Ledger:
     def claim(self, who: Recipient, message_id: str) -> bool:
         """Mark the message in flight, unless the subscriber left the list since the send began."""
         with self.lock:
-            row = self.db.execute("SELECT status FROM subscribers WHERE id = ?", (who.id,)).fetchone()
+            row = self.marks.execute("SELECT status FROM subscribers WHERE id = ?", (who.id,)).fetchone()
             if row is None or row[0] != "active":
                 return False
-            self._upsert(who, "sending", 0, message_id, None)
+            self._upsert(who, "sending", 0, message_id, None, self.marks)
             return True
 
     def sent(self, who: Recipient, message_id: str) -> None:
@@ -369,6 +386,9 @@ class Sender:
                         f"the hourly cap (smtp.rate_per_hour = {self.smtp.rate_per_hour}) is reached{when}; "
                         "run the same command again to send the rest"
                     )
+                    break
+                if self.queue.stopped:  # stopped while this thread waited for its slot
+                    self.queue.again(who)
                     break
                 conn = self.deliver(conn, who)
         except _Retire as error:

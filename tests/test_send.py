@@ -184,6 +184,33 @@ def test_a_killed_send_resumes_and_mails_nobody_twice(
     assert {row[0] for row in deliveries(config).values()} == {"sent"}
 
 
+def test_sigterm_stops_after_the_messages_in_flight_and_the_next_run_finishes(
+    send_config: Callable[..., Path], smtp_sink: SmtpSink
+) -> None:
+    config = send_config(connections=3, rate_per_second=100)
+    everyone = add_subscribers(config, 300)
+    env = {**os.environ, "DIGEST_SECRET": SECRET}
+    first = subprocess.Popen(digest_command(config), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while len(smtp_sink.handler.messages) < 50:
+        assert first.poll() is None, first.communicate()
+        time.sleep(0.005)
+    first.terminate()
+    out, err = first.communicate(timeout=30)
+
+    assert first.returncode == 75, err
+    assert "interrupted; run the same command again to send the rest" in err
+    stopped_at = len(smtp_sink.handler.messages)
+    assert re.search(rf"issue 2024-W09: {stopped_at} sent", out), out
+    ledger = deliveries(config)
+    assert {row[0] for row in ledger.values()} == {"sent"} and len(ledger) == stopped_at  # nothing left in doubt
+
+    second = subprocess.run(digest_command(config), env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert "may arrive twice" not in second.stdout
+    counts = received(smtp_sink)
+    assert set(counts) == set(everyone) and set(counts.values()) == {1}
+
+
 def test_451_is_retried_and_delivered_550_fails_and_the_rest_go_out(
     send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any]
 ) -> None:
