@@ -58,6 +58,7 @@ class Summary:
     to_send: int = 0  # recipients this run set out to serve
     sent: int = 0
     already: int = 0  # served by an earlier run of the same send
+    failed_before: int = 0  # failed for good in an earlier run of the same send
     inactive: int = 0  # unsubscribed or bounced (also during this send)
     retried: int = 0  # retries after a 4xx reply or a dropped connection
     reconnects: int = 0
@@ -585,8 +586,10 @@ def recipients(state: State, issue_id: str, summary: Summary) -> list[Recipient]
         (issue_id,),
     )
     for row in rows:
-        if row["done"] in ("sent", "failed"):
+        if row["done"] == "sent":
             summary.already += 1
+        elif row["done"] == "failed":
+            summary.failed_before += 1
         elif row["status"] != "active":
             summary.inactive += 1
         else:
@@ -663,9 +666,11 @@ def describe(summary: Summary) -> list[str]:
             "unsubscribed or bounced; nothing was sent"
         ]
     rate = f" ({summary.sent / summary.elapsed:.0f} messages/s)" if summary.elapsed > 0 and summary.sent else ""
+    skipped = summary.already + summary.failed_before + summary.inactive
+    earlier = f", {summary.failed_before} failed in an earlier run" if summary.failed_before else ""
     lines = [
         f"issue {summary.issue_id}: {summary.sent} sent, "
-        f"{summary.already + summary.inactive} skipped ({summary.already} already sent, {summary.inactive} "
+        f"{skipped} skipped ({summary.already} already sent{earlier}, {summary.inactive} "
         f"unsubscribed or bounced), {summary.retried} retried, {len(summary.failed)} failed "
         f"in {summary.elapsed:.1f} s{rate}"
     ]
@@ -674,6 +679,8 @@ def describe(summary: Summary) -> list[str]:
             f"{len(summary.in_doubt)} message{'s were' if len(summary.in_doubt) != 1 else ' was'} in flight when an "
             f"earlier run stopped and went out again (may arrive twice): {', '.join(summary.in_doubt)}"
         )
+    if summary.reconnects:
+        lines.append(f"the connection to the relay dropped {summary.reconnects} times and was reopened")
     lines.extend(f"  failed: {address}: {reason}" for address, reason in summary.failed)
     if summary.bounced:
         lines.append(f"now marked bounced: {', '.join(summary.bounced)}")

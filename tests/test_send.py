@@ -279,6 +279,7 @@ def test_a_dropped_connection_is_reopened_and_the_send_goes_on(
     counts = received(smtp_sink)
     assert set(counts) == set(everyone) and set(counts.values()) == {1}
     assert "40 sent" in result.stdout and "0 failed" in result.stdout
+    assert "the connection to the relay dropped 5 times and was reopened" in result.stdout
 
 
 def test_two_sends_started_together_exactly_one_sends(send_config: Callable[..., Path], smtp_sink: SmtpSink) -> None:
