@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
-
-import httpx
 
 from . import __version__
 from .state import FeedState
+
+if TYPE_CHECKING:  # httpx and asyncio load only when a feed is fetched over HTTP
+    import httpx
 
 MAX_REDIRECTS = 5
 
@@ -160,6 +161,9 @@ async def fetch_all(
     max_bytes: int,
 ) -> list[Fetched]:
     """Fetch every HTTP feed at once (bounded), each within `timeout` seconds in all."""
+    import asyncio
+
+    import httpx
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     timeouts = httpx.Timeout(timeout, connect=connect_timeout)
     gate = asyncio.Semaphore(concurrency)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,6 +62,8 @@ def _fetch(settings: Settings, feeds: list[FeedConfig], states: dict[str, FeedSt
             results[feed.url] = read_file(_local_path(settings, feed.url), cfg.max_bytes)
     if remote:
         contact = settings.model.newsletter.contact_url or settings.model.web.base_url
+        import asyncio
+
         fetched = asyncio.run(
             fetch_all(remote, contact, cfg.timeout, cfg.connect_timeout, cfg.concurrency, cfg.max_bytes)
         )
