@@ -39,6 +39,7 @@ from .unsubscribe import unsubscribe_url
 MAX_RETRY_DELAY = 3600.0
 DISCONNECTS_PER_MESSAGE = 3  # a message that keeps dropping the connection is deferred like a 4xx
 CONNECT_TRIES = 3
+LOCK_NOTE = 128  # bytes of "pid issue" in the lock file
 
 
 @dataclass
@@ -93,10 +94,27 @@ class SendLock:
         self.fd = fd
 
     def note(self, issue_id: str | None) -> None:
-        """Tell a second send who holds the lock and for which issue."""
-        text = f"{os.getpid()} {issue_id or ''}\n".encode()
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, text, 0)
+        """Tell a second send who holds the lock and for which issue (one fixed-size write: never half empty)."""
+        os.pwrite(self.fd, f"{os.getpid()} {issue_id or ''}".ljust(LOCK_NOTE - 1).encode()[: LOCK_NOTE - 1] + b"\n", 0)
+
+
+def _holder(fd: int) -> tuple[str, str | None]:
+    """The pid and issue the lock's holder wrote; it may not have written them yet, so wait a moment for a
+    live pid (the file may still hold a dead process's note)."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        words = os.pread(fd, LOCK_NOTE, 0).decode(errors="replace").split()
+        if words and words[0].isdigit():
+            try:
+                os.kill(int(words[0]), 0)
+                return words[0], words[1] if len(words) > 1 else None
+            except ProcessLookupError:
+                pass
+            except PermissionError:  # alive, under another user
+                return words[0], words[1] if len(words) > 1 else None
+        if time.monotonic() > deadline:
+            return "unknown", None
+        time.sleep(0.02)
 
 
 @contextmanager
@@ -107,10 +125,9 @@ def send_lock(settings: Settings) -> Iterator[SendLock]:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 200, 0).decode(errors="replace").split()
+        pid, issue_id = _holder(fd)
         os.close(fd)
-        pid = holder[0] if holder else "unknown"
-        what = f"a send of issue {holder[1]}" if len(holder) > 1 else "a send"
+        what = f"a send of issue {issue_id}" if issue_id else "a send"
         raise SendRefused(
             f"{what} is already running (pid {pid}) with the state file {settings.state_path}; "
             "this one stopped without sending anything"

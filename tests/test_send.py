@@ -299,6 +299,23 @@ def test_two_sends_started_together_exactly_one_sends(send_config: Callable[...,
     assert set(counts) == set(everyone) and set(counts.values()) == {1}
 
 
+def test_a_held_lock_names_its_holder_and_the_issue(
+    send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any]
+) -> None:
+    from digest.send import send_lock
+
+    config = send_config()
+    add_subscribers(config, 3)
+    with send_lock(load_config(config)) as lock:
+        lock.note("2024-W09")
+        result = cli("send", "--config", config, "--now", NOW)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: a send of issue 2024-W09 is already running (pid {os.getpid()})")
+    assert not smtp_sink.handler.messages
+    assert cli("send", "--config", config, "--now", NOW).exit_code == 0  # released
+    assert len(smtp_sink.handler.messages) == 3
+
+
 def test_the_hourly_cap_stops_cleanly_and_the_next_run_sends_the_rest(
     send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any]
 ) -> None:
