@@ -409,7 +409,6 @@ def serve(config_path: str, host: str, port: int, with_schedule: bool) -> None:
         raise DigestError(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port") from None
 
 
-
 @main.command()
 @config_option
 @click.option("--now", help="The clock of the period to run for (ISO 8601); defaults to now.")
@@ -446,8 +445,13 @@ def run(config_path: str, now: str | None) -> None:
 @main.command()
 @config_option
 @click.option("--install", is_flag=True, help="Write digest.service and digest.timer into --unit-dir.")
-@click.option("--unit-dir", type=click.Path(file_okay=False), default="~/.config/systemd/user", show_default=True,
-              help="Where --install writes the systemd units.")
+@click.option(
+    "--unit-dir",
+    type=click.Path(file_okay=False),
+    default="~/.config/systemd/user",
+    show_default=True,
+    help="Where --install writes the systemd units.",
+)
 @friendly
 def schedule(config_path: str, install: bool, unit_dir: str) -> None:
     """Print the crontab line and systemd units for the configured schedule (or install the units)."""
@@ -470,6 +474,7 @@ def schedule(config_path: str, install: bool, unit_dir: str) -> None:
     click.echo(made.service)
     click.echo("# systemd: ~/.config/systemd/user/digest.timer")
     click.echo(made.timer)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

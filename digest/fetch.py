@@ -164,6 +164,7 @@ async def fetch_all(
     import asyncio
 
     import httpx
+
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     timeouts = httpx.Timeout(timeout, connect=connect_timeout)
     gate = asyncio.Semaphore(concurrency)
