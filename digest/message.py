@@ -53,6 +53,43 @@ def _refold(encoded: bytes) -> bytes:
     return b"\r\n".join(out)
 
 
+Template = list[bytes | list[bytes]]
+
+
+def _template(part: bytes) -> Template:
+    """Cut an encoded part once into fixed bytes and the few short lines that hold the placeholder."""
+    out: Template = []
+    matches = list(_UNSUB.finditer(part))
+    pos = i = 0
+    while i < len(matches):
+        first = matches[i]
+        start = part.rfind(b"\r\n", 0, first.start())
+        start = 0 if start == -1 else start + 2
+        group = [first]
+        end = part.find(b"\r\n", first.end())
+        end = len(part) if end == -1 else end
+        while i + 1 < len(matches) and matches[i + 1].start() < end:
+            i += 1
+            group.append(matches[i])
+            end = part.find(b"\r\n", matches[i].end())
+            end = len(part) if end == -1 else end
+        out.append(part[pos:start])
+        pieces, cursor = [], start
+        for match in group:
+            pieces.append(part[cursor : match.start()])
+            cursor = match.end()
+        pieces.append(part[cursor:end])
+        out.append(pieces)
+        pos, i = end, i + 1
+    out.append(part[pos:])
+    return out
+
+
+def _fill(template: Template, value: bytes) -> bytes:
+    """One recipient's part: the value put into each placeholder line, re-folded; the rest as it was."""
+    return b"".join(t if isinstance(t, bytes) else _refold(value.join(t)) for t in template)
+
+
 def _header(name: str, value: str) -> bytes:
     encoded = value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
     return f"{name}: {encoded}\r\n".encode()
@@ -69,8 +106,8 @@ class Prepared:
     list_id: str
     mailto: str | None
     mime_head: bytes
-    text_part: bytes
-    html_part: bytes
+    text_part: Template
+    html_part: Template
     dkim: tuple[bytes, bytes, bytes] | None  # selector, domain, private key
 
     def for_recipient(
@@ -92,8 +129,8 @@ class Prepared:
                 self.mime_head,
             ]
         )
-        text = _refold(_UNSUB.sub(_qp(unsubscribe_url).replace(b"\\", b"\\\\"), self.text_part))
-        html = _refold(_UNSUB.sub(_qp(str(escape(unsubscribe_url))).replace(b"\\", b"\\\\"), self.html_part))
+        text = _fill(self.text_part, _qp(unsubscribe_url))
+        html = _fill(self.html_part, _qp(str(escape(unsubscribe_url))))
         message = head + b"\r\n" + text + html
         if self.dkim:
             message = _sign(message, *self.dkim)
@@ -151,7 +188,7 @@ def prepare(settings: Settings, rendered: Rendered, test: bool = False) -> Prepa
         list_id=f"{cfg.newsletter.title} <{slug}.{cfg.newsletter.sender_domain}>",
         mailto=cfg.smtp.unsubscribe_mailto,
         mime_head=mime_head,
-        text_part=body[:split],
-        html_part=body[split:],
+        text_part=_template(body[:split]),
+        html_part=_template(body[split:]),
         dkim=dkim_parts,
     )
