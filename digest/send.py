@@ -72,6 +72,7 @@ class Summary:
     elapsed: float = 0.0
     cpu: float = 0.0
     nothing_to_do: str | None = None  # empty issue, already sent: a sentence, and no message went out
+    drift: list[str] = field(default_factory=list)  # approved articles renamed or gone from their feeds since
     dry_run: bool = False
 
     @property
@@ -638,7 +639,23 @@ def send_issue(
         if isinstance(chosen, str):
             return Summary(issue_id="", nothing_to_do=chosen)
         lock.note(chosen.id)
-        return _deliver_issue(settings, state, chosen, secret, console)
+        drift = _drift(settings, state, chosen, now, console)
+        summary = _deliver_issue(settings, state, chosen, secret, console)
+        summary.drift = drift
+        return summary
+
+
+def _drift(settings: Settings, state: State, frozen: Frozen, now: datetime, console: Console | None) -> list[str]:
+    """Before an approved issue goes out: which of its articles changed title or left their feeds since."""
+    if frozen.status != "approved":
+        return []  # a send resumed, or an issue `send` built itself: nothing was approved earlier
+    from .approve import approval_drift
+
+    warnings = approval_drift(settings, frozen, now, state)
+    if console is not None:
+        for warning in warnings:
+            console.print(f"warning: {warning}", markup=False, highlight=False)
+    return warnings
 
 
 def _deliver_issue(settings: Settings, state: State, frozen: Frozen, secret: bytes, console: Console | None) -> Summary:
@@ -698,6 +715,7 @@ def describe(summary: Summary) -> list[str]:
         )
     if summary.reconnects:
         lines.append(f"the connection to the relay dropped {summary.reconnects} times and was reopened")
+    lines.extend(f"warning: {warning}" for warning in summary.drift)
     lines.extend(f"  failed: {address}: {reason}" for address, reason in summary.failed)
     if summary.bounced:
         lines.append(f"now marked bounced: {', '.join(summary.bounced)}")

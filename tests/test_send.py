@@ -481,3 +481,28 @@ def test_send_restores_the_sigterm_handler(
     config = send_config()
     add_subscribers(config, 1)
     assert cli("send", "--config", config, "--now", NOW).exit_code == 0
+
+
+def test_sending_an_approved_issue_warns_of_articles_renamed_since(
+    write_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    feed = tmp_path / "feed.xml"
+    feed.write_text(Path(DEMO_FEED[0]["url"]).read_text(encoding="utf-8"), encoding="utf-8")
+    config = write_config(
+        [{"name": "Left Voice", "url": str(feed)}],
+        issue={"window_days": 10, "require_approval": True},
+        smtp={"host": "127.0.0.1", "port": smtp_sink.port, "security": "none", "retry_delay": 0.05},
+    )
+    add_subscribers(config, 2)
+    approved = cli("approve", "--config", config, "--now", NOW)
+    assert approved.exit_code == 0, approved.stderr
+    feed.write_text(
+        feed.read_text(encoding="utf-8").replace(
+            "Berlinale: Filmmakers Say What the Rest of the World is Saying", "Berlinale: A Renamed Headline"
+        ),
+        encoding="utf-8",
+    )
+    result = cli("send", "--config", config, "--now", NOW)
+    assert result.exit_code == 0, result.stderr
+    assert "Berlinale" in result.output and "warning:" in result.output
+    assert sum(received(smtp_sink).values()) == 2  # the approved issue still goes out, as approved
