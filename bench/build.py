@@ -8,7 +8,6 @@ against rss2email's fetch-and-parse of the same feeds, in the same run. Medians;
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import subprocess
@@ -20,32 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
-import yaml
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "feeds"
-NOW = "2026-02-18T12:00:00Z"
-
-
-def real_week_files() -> list[Path]:
-    manifest = json.loads((SHARED / "manifest.json").read_text())
-    return [SHARED / row["file"] for row in manifest if row["repo"] == "kagisearch/fastfeedparser"]
-
-
-def write_config(folder: Path) -> Path:
-    shipped = yaml.safe_load((REPO / "config.yaml").read_text())
-    data = {
-        "newsletter": shipped["newsletter"],
-        "feeds": [{"name": f.stem, "url": str(f)} for f in real_week_files()],
-        "themes": shipped["themes"],
-        "catch_all": shipped["catch_all"],
-        "weights": shipped["weights"],
-        "web": shipped["web"],
-        "state": "state.db",
-    }
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True))
-    return path
+from common import NOW, real_week_files, write_config
 
 
 def median_ms(samples: list[float]) -> float:

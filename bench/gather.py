@@ -7,7 +7,6 @@ feed 304, nothing parsed), median of several runs, in the same process.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -15,11 +14,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from common import real_week_files, write_config  # noqa: E402
 from servers import FeedServer  # noqa: E402
 
 from digest.config import load_config  # noqa: E402
@@ -27,7 +25,6 @@ from digest.gather import gather  # noqa: E402
 from digest.models import Window  # noqa: E402
 from digest.state import State  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "feeds"
 NOW = datetime(2026, 2, 18, 12, tzinfo=UTC)
 
 
@@ -35,16 +32,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=9)
     runs = parser.parse_args().runs
-    manifest = json.loads((SHARED / "manifest.json").read_text())
-    files = [SHARED / row["file"] for row in manifest if row["repo"] == "kagisearch/fastfeedparser"]
+    files = real_week_files()
     server = FeedServer().start()
     try:
         feeds = [{"name": f.stem, "url": server.serve_file(f"/{f.name}", f)} for f in files]
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "config.yaml"
-            shipped = yaml.safe_load((REPO / "config.yaml").read_text())
-            path.write_text(yaml.safe_dump({"newsletter": shipped["newsletter"], "feeds": feeds, "state": "s.db"}))
-            settings = load_config(path)
+            settings = load_config(write_config(Path(folder), feeds))
             window = Window(NOW - timedelta(days=7), NOW)
             cold, warm = [], []
             for run in range(runs + 1):

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -28,41 +26,12 @@ from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
-import yaml
+from common import NOW, real_week_files, write_config
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "feeds"
-NOW = "2026-02-18T12:00:00Z"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # The email's pictures are on the publishers' sites: fail them at once, without intercepting every request
 # in Python (which would add its own latency to what is measured).
 OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
-
-
-def real_week_files() -> list[Path]:
-    manifest = json.loads((SHARED / "manifest.json").read_text())
-    return [SHARED / row["file"] for row in manifest if row["repo"] == "kagisearch/fastfeedparser"]
-
-
-def write_config(folder: Path) -> Path:
-    shipped = yaml.safe_load((REPO / "config.yaml").read_text())
-    templates = folder / "templates"
-    templates.mkdir()
-    for name in ("email.mjml.j2", "email.txt.j2", "email.css"):
-        shutil.copy(REPO / "templates" / name, templates / name)
-    data = {
-        "newsletter": shipped["newsletter"],
-        "feeds": [{"name": f.stem, "url": str(f)} for f in real_week_files()],
-        "themes": shipped["themes"],
-        "catch_all": shipped["catch_all"],
-        "weights": shipped["weights"],
-        "web": shipped["web"],
-        "state": "state.db",
-        "templates": "templates",
-    }
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True))
-    return path
 
 
 def free_port() -> int:
@@ -188,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="digest-bench-preview-") as folder:
-        config = write_config(Path(folder))
+        config = write_config(Path(folder), templates=True)
         template = Template(Path(folder) / "templates" / "email.mjml.j2")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
