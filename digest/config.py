@@ -139,6 +139,7 @@ class Smtp(_Model):
     retry_delay: float = Field(30.0, gt=0)  # seconds before the first retry of a 4xx; doubles each time
     bounce_after: int = Field(3, ge=1)
     unsubscribe_mailto: str | None = None
+    ca_file: str | None = None  # a CA bundle to trust for the relay's certificate (a private CA), relative to config
 
 
 class Dkim(_Model):

@@ -20,15 +20,20 @@ def connect(settings: Settings) -> smtplib.SMTP:
     where = f"{cfg.host}:{cfg.port}"
     # The local name in EHLO: a fixed one avoids a slow reverse-DNS lookup on every connection.
     local = settings.model.newsletter.sender_domain
+    cafile = str(settings.resolve(cfg.ca_file)) if cfg.ca_file else None
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as error:
+        raise SmtpConfigError(f"smtp.ca_file: cannot read the CA bundle {cafile} ({error})") from None
     try:
         if cfg.security == "ssl":
             conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                cfg.host, cfg.port, local_hostname=local, timeout=cfg.timeout, context=ssl.create_default_context()
+                cfg.host, cfg.port, local_hostname=local, timeout=cfg.timeout, context=context
             )
         else:
             conn = smtplib.SMTP(cfg.host, cfg.port, local_hostname=local, timeout=cfg.timeout)
             if cfg.security == "starttls":
-                conn.starttls(context=ssl.create_default_context())
+                conn.starttls(context=context)
         if cfg.username:
             password = os.environ.get(cfg.password_env)
             if password is None:
@@ -36,6 +41,13 @@ def connect(settings: Settings) -> smtplib.SMTP:
                 raise SmtpConfigError(
                     f"smtp.username is set but the environment variable {cfg.password_env} "
                     "(smtp.password_env) holding its password is not"
+                )
+            conn.ehlo_or_helo_if_needed()
+            if not conn.has_extn("auth"):
+                conn.close()
+                raise SmtpConfigError(
+                    f"the SMTP relay {where} offers no login (AUTH) on this connection; remove smtp.username, "
+                    "or use smtp.security 'starttls' or 'ssl' if it offers login only over TLS"
                 )
             conn.login(cfg.username, password)
     except smtplib.SMTPAuthenticationError as error:
@@ -46,6 +58,11 @@ def connect(settings: Settings) -> smtplib.SMTP:
     except smtplib.SMTPNotSupportedError:
         raise SmtpConfigError(
             f"the SMTP relay {where} does not offer STARTTLS; set smtp.security to 'ssl' or 'none' in config.yaml"
+        ) from None
+    except ssl.SSLCertVerificationError as error:
+        raise SmtpConfigError(
+            f"the SMTP relay {where} presented a certificate that cannot be trusted ({error.verify_message}); "
+            "check smtp.host, or set smtp.ca_file to the CA that signed it"
         ) from None
     except (OSError, smtplib.SMTPException) as error:
         raise SmtpConfigError(
