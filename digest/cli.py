@@ -340,6 +340,28 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+@contextmanager
+def finishing_on_sigterm() -> Iterator[None]:
+    """A stopped service (SIGTERM) ends a send like Ctrl-C: messages in flight finish, the ledger keeps its place."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stop_if_unfinished(summary: Any) -> None:
+    """A send that gave up or stopped early exits non-zero, saying that the same command resumes it."""
+    from .errors import SendFailed, SendIncomplete
+
+    if summary.error:
+        raise SendFailed(f"{summary.error}; the ledger keeps its place: run the same command again to resume")
+    if summary.stopped:
+        raise SendIncomplete(summary.stopped)
+
+
 @main.command()
 @config_option
 @click.option("--now", help="The clock of the issue to build when none is approved (ISO 8601); defaults to now.")
@@ -348,11 +370,9 @@ def _interrupt(signum: int, frame: Any) -> None:
 @friendly
 def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) -> None:
     """Mail the issue to every active subscriber exactly once; run it again to resume after any stop."""
-    import signal
-
     from rich.console import Console
 
-    from .errors import SendFailed, SendIncomplete, SubscriberError
+    from .errors import SubscriberError
     from .send import choose_issue, describe, send_issue
     from .smtp import send_test
     from .subscribers import check_address
@@ -372,18 +392,11 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
         subject = send_test(settings, chosen.rendered, address, clock)
         click.echo(f"sent a test of issue {chosen.id} to {address}: {subject!r}")
         return
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # a stopped service finishes the messages in flight
-    try:
-        with open_state(settings) as state:
-            summary = send_issue(settings, state, clock, dry_run=dry_run, console=Console(stderr=True))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with finishing_on_sigterm(), open_state(settings) as state:
+        summary = send_issue(settings, state, clock, dry_run=dry_run, console=Console(stderr=True))
     for line in describe(summary):
         click.echo(line)
-    if summary.error:
-        raise SendFailed(f"{summary.error}; the ledger keeps its place: run the same command again to resume")
-    if summary.stopped:
-        raise SendIncomplete(summary.stopped)
+    stop_if_unfinished(summary)
 
 
 @main.command()
@@ -415,31 +428,21 @@ def serve(config_path: str, host: str, port: int, with_schedule: bool) -> None:
 @friendly
 def run(config_path: str, now: str | None) -> None:
     """The scheduled job: build and send the current period's issue once, archive it, report to the editors."""
-    import signal
-
     from rich.console import Console
 
-    from .errors import SendFailed, SendIncomplete
     from .run import run_job
 
     settings = load(config_path)
     clock = parse_now(now, settings)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with open_state(settings) as state:
-            result = run_job(settings, state, clock, console=Console(stderr=True))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with finishing_on_sigterm(), open_state(settings) as state:
+        result = run_job(settings, state, clock, console=Console(stderr=True))
     click.echo(result.outcome)
     for line in result.lines[1:]:
         click.echo(line)
     for note in result.notes:
         click.echo(f"warning: {note}", err=True)
-    summary = result.summary
-    if summary is not None and summary.error:
-        raise SendFailed(f"{summary.error}; run the same command again to resume")
-    if summary is not None and summary.stopped:
-        raise SendIncomplete(summary.stopped)
+    if result.summary is not None:
+        stop_if_unfinished(result.summary)
 
 
 @main.command()
