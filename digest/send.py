@@ -2,17 +2,20 @@
 
 The delivery ledger (table `deliveries`) is the truth. A row turns 'sent' the moment the relay accepts
 the message and is committed at once, so a run killed at any point and started again skips everyone
-already served. Before a message goes out its row says 'sending': after a kill, those rows name the
-messages that were in flight (at most one per connection), the only ones that can arrive twice.
+already served. Before a message goes out its row says 'sending'; just before its final line it says
+'committing', and only one message at a time, across all connections, is between that line and its 'sent'
+record. After a kill, the one 'committing' row names the only message that can arrive twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import heapq
 import hmac
 import os
+import re
 import smtplib
 import sqlite3
 import threading
@@ -196,8 +199,8 @@ class Ledger:
     """The delivery rows of one issue, written by every sending thread in turn.
 
     Outcomes are written with synchronous=FULL: a 'sent' row is on disk when the write returns, so not even a
-    power cut forgets a delivery. The 'sending' marks only name the messages in flight, so they skip the fsync
-    (NORMAL: they survive a killed process, and the next FULL write makes them durable too).
+    power cut forgets a delivery. The 'sending' and 'committing' marks only name the messages in flight, so they
+    skip the fsync (NORMAL: they survive a killed process, and the next FULL write makes them durable too).
     """
 
     def __init__(self, path: Path, issue_id: str, bounce_after: int) -> None:
@@ -237,6 +240,11 @@ class Ledger:
                 return False
             self._upsert(who, "sending", 0, message_id, None, self.marks)
             return True
+
+    def committing(self, who: Recipient, message_id: str) -> None:
+        """The message's last line is about to go: from here until `sent`, the relay may hold it."""
+        with self.lock:
+            self._upsert(who, "committing", 0, message_id, None, self.marks)
 
     def sent(self, who: Recipient, message_id: str) -> None:
         with self.lock:
@@ -368,6 +376,7 @@ class Sender:
         self.sender = settings.model.newsletter.sender_address
         self.domain = settings.model.newsletter.sender_domain
         self.counts = threading.Lock()
+        self.commit = threading.Lock()  # one message at a time between its final "." and the ledger's record
         self.workers_alive = 0
         self.queue = WorkQueue([])
 
@@ -445,7 +454,7 @@ class Sender:
                     self.queue.again(who)
                     raise
             try:
-                conn.sendmail(self.sender, [who.email], message)
+                self._transact(conn, who, mid, message)
             except smtplib.SMTPRecipientsRefused as error:
                 code, text = next(iter(error.recipients.values()))
                 self._refused(who, code, text, "RCPT")
@@ -459,7 +468,6 @@ class Sender:
                 self._count("reconnects")
                 continue
             else:
-                self.ledger.sent(who, mid)
                 self._count("sent")
                 self.queue.done()
                 return conn
@@ -467,6 +475,36 @@ class Sender:
             return conn if conn.sock is not None else None
         self._refused(who, 421, b"the connection dropped on every try", "DATA")
         return conn
+
+    def _transact(self, conn: smtplib.SMTP, who: Recipient, mid: str, message: bytes) -> None:
+        """MAIL, RCPT and the message over this connection, alongside the others; then, one connection at a
+        time, the final "." and the ledger's record of the relay's answer. A message counts as accepted only
+        after its final line, so at most one message is ever accepted and not yet recorded: a kill at any
+        moment can mail at most one subscriber twice, whatever smtp.connections is."""
+        conn.ehlo_or_helo_if_needed()
+        code, answer = conn.mail(self.sender)
+        if code != 250:
+            _reset(conn)
+            raise smtplib.SMTPSenderRefused(code, answer, self.sender)
+        code, answer = conn.rcpt(who.email)
+        if code not in (250, 251):
+            _reset(conn)
+            raise smtplib.SMTPRecipientsRefused({who.email: (code, answer)})
+        code, answer = conn.docmd("DATA")
+        if code != 354:
+            _reset(conn)
+            raise smtplib.SMTPDataError(code, answer)
+        body = _DOT_START.sub(b"..", message)
+        conn.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+        with self.commit:
+            self.ledger.committing(who, mid)
+            conn.send(b".\r\n")
+            code, answer = conn.getreply()
+            if code == 250:
+                self.ledger.sent(who, mid)
+                return
+        _reset(conn)
+        raise smtplib.SMTPDataError(code, answer)
 
     def _refused(self, who: Recipient, code: int, text: bytes | str, stage: str) -> None:
         said = text.decode(errors="replace") if isinstance(text, bytes) else text
@@ -532,6 +570,15 @@ class Sender:
         self.summary.left = self.queue.left()
         if self.queue.stopped and self.summary.error is None:
             self.summary.stopped = self.queue.stopped
+
+
+_DOT_START = re.compile(rb"(?m)^\.")  # a line starting with "." is sent as ".." (RFC 5321 4.5.2)
+
+
+def _reset(conn: smtplib.SMTP) -> None:
+    """Abandon the transaction, keeping the connection when the relay still answers."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        conn.rset()
 
 
 def _close(conn: smtplib.SMTP | None) -> None:
@@ -611,7 +658,7 @@ def recipients(state: State, issue_id: str, summary: Summary) -> list[Recipient]
         elif row["status"] != "active":
             summary.inactive += 1
         else:
-            if row["done"] == "sending":
+            if row["done"] == "committing":  # its last line went out: the relay may have accepted it
                 summary.in_doubt.append(row["email"])
             todo.append(Recipient(row["id"], row["email"], row["name"], row["attempts"] or 0))
     return todo

@@ -149,7 +149,7 @@ def test_1000_imported_subscribers_get_one_message_each_with_a_working_token(
     assert sum(received(smtp_sink).values()) == 1000
 
 
-@pytest.mark.parametrize("connections", [1, 4])
+@pytest.mark.parametrize("connections", [1, 4, 8])
 def test_a_killed_send_resumes_and_mails_nobody_twice(
     send_config: Callable[..., Path], smtp_sink: SmtpSink, connections: int
 ) -> None:
@@ -176,11 +176,11 @@ def test_a_killed_send_resumes_and_mails_nobody_twice(
     twice = sorted(address for address, n in counts.items() if n > 1)
     print(f"\nkilled after {at_kill} messages over {connections} connection(s); received twice: {twice or 'nobody'}")
     assert max(counts.values()) <= 2
-    assert len(twice) <= connections  # at most the messages in flight at the kill: one per connection
+    assert len(twice) <= 1  # at most the one message between its final line and its record, however many connections
     in_flight = re.search(r"went out again \(may arrive twice\): (.*)", second.stdout)
     named = set(in_flight.group(1).split(", ")) if in_flight else set()
     assert set(twice) <= named, "the resumed run must name every message that may arrive twice"
-    assert len(named) <= connections
+    assert len(named) <= 1
     assert {row[0] for row in deliveries(config).values()} == {"sent"}
 
 
