@@ -20,10 +20,6 @@ _SENTENCE_END = re.compile(r"[.!?][\"”’)]?(?= [\"“‘(]?[A-Z0-9])")
 # "U.S." or "Dr." ending a cut is not the end of a sentence.
 _ABBREVIATION = re.compile(r"(\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|St|Sr|Jr|Gen|Gov|Sen|Rep|Prof|No|vs|etc|e\.g|i\.e)\.)$")
 
-# Tags an email may carry from a feed; everything else, and every attribute not listed, is removed.
-SAFE_TAGS = {"a", "b", "strong", "i", "em", "p", "br", "ul", "ol", "li", "blockquote"}
-SAFE_ATTRIBUTES = {"a": {"href"}}
-
 
 def _c1_to_cp1252(match: re.Match[str]) -> str:
     # U+0080–U+009F in decoded text almost always are Windows-1252 bytes read as Latin-1.
@@ -64,17 +60,6 @@ def teaser(summary: str | None, words: int = 40) -> str:
     if ends and ends[-1] > len(cut) * 2 // 3:
         return cut[: ends[-1]]
     return cut + "…"
-
-
-def safe_html(fragment: str) -> str:
-    """Feed HTML through an allow-list: no scripts, styles, frames, handlers or non-http(s) links."""
-    return nh3.clean(
-        strip_controls(fragment),
-        tags=SAFE_TAGS,
-        attributes=SAFE_ATTRIBUTES,
-        url_schemes={"http", "https"},
-        link_rel="noopener noreferrer",
-    )
 
 
 def absolute_url(raw: str | None, base: str | None = None) -> str | None:

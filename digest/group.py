@@ -117,7 +117,6 @@ class Score:
     slug: str
     total: float = 0.0
     evidence: list[tuple[str, float]] = field(default_factory=list)
-    vetoed_by: str | None = None
 
     def reason(self) -> str:
         return ", ".join(f"{what} {points:.1f}" for what, points in self.evidence)
@@ -130,7 +129,6 @@ def score(article: Article, theme: CompiledTheme, weights: Weights, words: tuple
     vetoes = theme.exclude.counts(title_words) or theme.exclude.counts(teaser_words)
     if vetoes:
         term = next(iter(vetoes))
-        result.vetoed_by = term.text
         result.evidence.append((f"excluded by '{term.text}'", 0.0))
         return result
     for category in article.categories:

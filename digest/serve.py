@@ -20,7 +20,6 @@ from .state import State
 from .unsubscribe import token_subscriber, verify_token
 
 StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 MAX_BODY = 16_384
 
 _PAGE = """<!doctype html>
