@@ -21,7 +21,7 @@ from mjml import mjml2html
 
 from .clean import add_utm
 from .config import Settings
-from .models import Article, Issue, Rendered, Section
+from .models import Article, Issue, Rendered
 
 # Personal parts are placeholders in the rendered issue, substituted per recipient at send time.
 UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.invalid/DIGEST-UNSUBSCRIBE-TOKEN"
@@ -194,24 +194,23 @@ def render_text(issue: Issue, settings: Settings) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def _degrade(issue: Issue) -> Issue | None:
-    """Move the last card of the longest section into its "more headlines" list; None when nothing is left."""
-    candidates = [s for s in issue.sections if s.items]
-    if not candidates:
-        return None
-    longest = max(candidates, key=lambda s: len(s.items))
-    sections = []
-    for section in issue.sections:
-        if section is longest:
-            section = Section(
-                slug=section.slug,
-                title=section.title,
-                items=section.items[:-1],
-                left_out=section.left_out,
-                more=[section.items[-1], *section.more],
-            )
-        sections.append(section)
-    return replace(issue, sections=sections)
+# A card turned into a headline saves about 600 bytes; dividing the overshoot by more than that moves
+# fewer cards than needed, so the budget is approached from above in a few compiles, never overshot.
+BYTES_PER_MOVE = 1000
+
+
+def _degrade(issue: Issue, count: int = 1) -> Issue | None:
+    """Move the last cards of the longest sections into their "more headlines" lists; None when none is left."""
+    sections = [replace(s, items=list(s.items), more=list(s.more)) for s in issue.sections]
+    moved = 0
+    while moved < count:
+        candidates = [s for s in sections if s.items]
+        if not candidates:
+            break
+        longest = max(candidates, key=lambda s: len(s.items))
+        longest.more.insert(0, longest.items.pop())
+        moved += 1
+    return replace(issue, sections=sections) if moved else None
 
 
 def render(issue: Issue, settings: Settings) -> tuple[Issue, Rendered]:
@@ -220,8 +219,8 @@ def render(issue: Issue, settings: Settings) -> tuple[Issue, Rendered]:
     html = _compile(issue, settings)
     degraded = False
     first_size = len(html.encode())
-    while len(html.encode()) > budget:
-        smaller = _degrade(issue)
+    while (size := len(html.encode())) > budget:
+        smaller = _degrade(issue, max(1, (size - budget) // BYTES_PER_MOVE))
         if smaller is None:
             break
         issue, degraded = smaller, True
