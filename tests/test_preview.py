@@ -294,11 +294,17 @@ def test_approving_in_the_page_freezes_exactly_what_the_page_shows(page: Page, t
     assert later["title"] in frozen.rendered.html
 
 
-def test_editing_a_template_updates_the_frame_without_a_reload(page: Page, tmp_path: Path) -> None:
-    templates = tmp_path / "templates"
+def copy_templates(folder: Path) -> Path:
+    """A copy of the shipped templates that a test may edit while the page is open."""
+    templates = folder / "templates"
     templates.mkdir()
     for name in ("email.mjml.j2", "email.txt.j2", "email.css"):
         shutil.copy(REPO / "templates" / name, templates / name)
+    return templates
+
+
+def test_editing_a_template_updates_the_frame_without_a_reload(page: Page, tmp_path: Path) -> None:
+    templates = copy_templates(tmp_path)
     config = demo_copy(tmp_path, templates="templates")
     with running_preview("--config", str(config)) as base:
         page.goto(base + "/", wait_until="domcontentloaded")
@@ -424,10 +430,7 @@ def test_beyond_loopback_the_page_requires_the_secret_token(tmp_path: Path) -> N
 
 
 def test_a_config_change_and_a_broken_template_show_in_the_open_page(page: Page, tmp_path: Path) -> None:
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    for name in ("email.mjml.j2", "email.txt.j2", "email.css"):
-        shutil.copy(REPO / "templates" / name, templates / name)
+    templates = copy_templates(tmp_path)
     config = demo_copy(tmp_path, templates="templates")
     with running_preview("--config", str(config)) as base:
         page.goto(base + "/", wait_until="domcontentloaded")
