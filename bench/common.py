@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,14 +10,14 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("DIGEST_SHARED_FEEDS", REPO.parent / "shared" / "feeds"))
+FEEDS = REPO / "tests" / "data" / "feeds"
 NOW = "2026-02-18T12:00:00Z"
 
 
 def real_week_files() -> list[Path]:
     """The 17 feeds captured on 17–18 Feb 2026: one real week."""
-    manifest = json.loads((SHARED / "manifest.json").read_text())
-    return [SHARED / row["file"] for row in manifest if row["repo"] == "kagisearch/fastfeedparser"]
+    manifest = json.loads((FEEDS / "manifest.json").read_text())
+    return [FEEDS / row["file"] for row in manifest if row["repo"] == "kagisearch/fastfeedparser"]
 
 
 def write_config(folder: Path, feeds: list[dict[str, str]] | None = None, templates: bool = False) -> Path:

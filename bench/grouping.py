@@ -14,6 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from common import FEEDS  # noqa: E402
 from grouping_eval import Labelled, evaluate, load_labelled, macro_f1, predict_with  # noqa: E402
 
 from digest.clean import fold  # noqa: E402
@@ -21,7 +22,6 @@ from digest.config import load_config  # noqa: E402
 from digest.group import Term, Words  # noqa: E402
 from digest.models import Article  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "feeds"
 
 # The themes of PRODUCT.md's example config, filed by the first match.
 BEFORE = [
@@ -58,7 +58,7 @@ def report(name: str, items: list[Labelled], predict: object, clear_only: bool) 
 
 
 def main() -> None:
-    items = load_labelled(SHARED)
+    items = load_labelled(FEEDS)
     after = predict_with(load_config(REPO / "config.yaml").model)
     clear = sum(1 for i in items if i.clear)
     print(f"{len(items)} labelled articles, {clear} clearly labelled")

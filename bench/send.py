@@ -31,7 +31,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from digest import issues, subscribers  # noqa: E402 - after the path is set
+from common import real_week_files  # noqa: E402 - after the path is set
+
+from digest import issues, subscribers  # noqa: E402
 from digest.build import build_issue, manifest  # noqa: E402
 from digest.config import Settings, load_config  # noqa: E402
 from digest.message import prepare  # noqa: E402
@@ -39,7 +41,6 @@ from digest.send import send_issue  # noqa: E402
 from digest.state import State  # noqa: E402
 from digest.unsubscribe import unsubscribe_url  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "feeds"
 NOW = datetime(2026, 2, 18, 12, tzinfo=UTC)
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -79,11 +80,8 @@ class Sink:
 
 
 def write_config(folder: Path, port: int, connections: int) -> Settings:
-    import json
-
     shipped = yaml.safe_load((REPO / "config.yaml").read_text())
-    files = [SHARED / r["file"] for r in json.loads((SHARED / "manifest.json").read_text())
-             if r["repo"] == "kagisearch/fastfeedparser"]  # fmt: skip
+    files = real_week_files()
     data = {
         "newsletter": shipped["newsletter"],
         "feeds": [{"name": f.stem, "url": str(f)} for f in files],

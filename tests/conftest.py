@@ -1,9 +1,8 @@
-"""Fixtures shared by every test: the shared feeds, real servers on 127.0.0.1, configs in temp dirs."""
+"""Fixtures shared by every test: the test feeds, real servers on 127.0.0.1, configs in temp dirs."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,14 +17,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from servers import FeedServer, SmtpSink
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("DIGEST_SHARED_FEEDS", REPO.parent / "shared" / "feeds"))
+FEEDS = REPO / "tests" / "data" / "feeds"
 REAL_WEEK_NOW = "2026-02-18T12:00:00Z"
 
 
 def real_week_files() -> list[Path]:
     """The 17 feeds captured on 17–18 Feb 2026: one real week."""
-    manifest = json.loads((SHARED / "manifest.json").read_text())
-    return [SHARED / row["file"] for row in manifest if row["repo"] == "kagisearch/fastfeedparser"]
+    manifest = json.loads((FEEDS / "manifest.json").read_text())
+    return [FEEDS / row["file"] for row in manifest if row["repo"] == "kagisearch/fastfeedparser"]
 
 
 def shipped_config() -> dict[str, Any]:
@@ -34,10 +33,9 @@ def shipped_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def shared_feeds() -> Path:
-    if not SHARED.exists():
-        pytest.fail(f"the shared test feeds are missing at {SHARED}; set DIGEST_SHARED_FEEDS")
-    return SHARED
+def test_feeds() -> Path:
+    """The real and adversarial feeds kept in the repository (tests/data/feeds, with their provenance)."""
+    return FEEDS
 
 
 @pytest.fixture

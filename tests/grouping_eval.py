@@ -1,6 +1,6 @@
 """Scoring the grouping against hand labels (tests/data/grouping_labels.csv): precision, recall, F1 per theme.
 
-The labels name a feed file and a link, never the article text: the text is read from ../shared/feeds.
+The labels name a feed file and a link, never the article text: the text is read from tests/data/feeds.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ class Metrics:
     support: int
 
 
-def load_labelled(shared: Path) -> list[Labelled]:
+def load_labelled(feeds: Path) -> list[Labelled]:
     rows = list(csv.DictReader(LABELS.open(encoding="utf-8")))
     by_file: dict[str, dict[str, Article]] = {}
     out = []
     for row in rows:
         if row["feed_file"] not in by_file:
-            path = shared / row["feed_file"]
+            path = feeds / row["feed_file"]
             parsed = parse_feed(path.read_bytes(), path.stem, "https://example.org/feed/")
             by_file[row["feed_file"]] = {a.url or "": a for a in parsed.articles}
         article = by_file[row["feed_file"]].get(row["link"])

@@ -112,18 +112,18 @@ def test_real_week_html_is_unclipped_and_has_nothing_active(real_week: dict[str,
 
 
 def test_bad_feeds_are_reported_and_the_issue_is_built_from_the_rest(
-    cli: Any, write_config: Any, feed_server: Any, tmp_path: Path, shared_feeds: Path
+    cli: Any, write_config: Any, feed_server: Any, tmp_path: Path, test_feeds: Path
 ) -> None:
     feed_server.routes["/broken"] = Route(status=500)
     feed_server.serve_file("/good", DEMO_FEED)
-    malformed = shared_feeds / "adversarial" / "rssp_html_document_moved.rss"
+    malformed = test_feeds / "adversarial" / "rssp_html_document_moved.rss"
     config = write_config(
         [
             {"name": "Good over HTTP", "url": feed_server.url("/good")},
             {"name": "Missing file", "url": str(tmp_path / "missing.xml")},
             {"name": "Server error", "url": feed_server.url("/broken")},
             {"name": "Malformed", "url": str(malformed)},
-            {"name": "Good file", "url": str(shared_feeds / "real" / "wp_aljazeera_rss2.xml")},
+            {"name": "Good file", "url": str(test_feeds / "real" / "wp_aljazeera_rss2.xml")},
         ],
         issue={"window_days": 10},
     )

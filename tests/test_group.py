@@ -160,8 +160,8 @@ FLOOR_MACRO = 0.90
 FLOOR_THEME = 0.85
 
 
-def test_grouping_agrees_with_the_hand_labels(shared_feeds: Path) -> None:
-    items = load_labelled(shared_feeds)
+def test_grouping_agrees_with_the_hand_labels(test_feeds: Path) -> None:
+    items = load_labelled(test_feeds)
     assert len(items) >= 150
     assert all(
         datetime(2026, 2, 11, 12, tzinfo=UTC) <= i.article.published < datetime(2026, 2, 18, 12, tzinfo=UTC)
@@ -176,6 +176,6 @@ def test_grouping_agrees_with_the_hand_labels(shared_feeds: Path) -> None:
 
 
 @pytest.mark.parametrize("theme", ["latin-america", "labor", "palestine"])
-def test_the_evaluation_set_covers_every_theme(shared_feeds: Path, theme: str) -> None:
-    items = load_labelled(shared_feeds)
+def test_the_evaluation_set_covers_every_theme(test_feeds: Path, theme: str) -> None:
+    items = load_labelled(test_feeds)
     assert sum(1 for i in items if i.label == theme and i.clear) >= 8
