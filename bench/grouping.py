@@ -22,7 +22,6 @@ from digest.config import load_config  # noqa: E402
 from digest.group import Term, Words  # noqa: E402
 from digest.models import Article  # noqa: E402
 
-
 # The themes of PRODUCT.md's example config, filed by the first match.
 BEFORE = [
     (

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, SHARED, load_manifest
+from conftest import REPO, FEEDS, load_manifest
 from servers import Route
 
 from digest.parse import parse_feed
 
 DEMO_FEED = REPO / "digest" / "demo" / "leftvoice-sample.xml"
 DEMO_NOW = "2024-03-01T12:00:00Z"
-ADVERSARIAL = sorted((SHARED / "adversarial").glob("*")) if SHARED.exists() else []
+ADVERSARIAL = sorted((FEEDS / "adversarial").glob("*")) 
 DANGEROUS = [
     re.compile(r"<script", re.I),
     re.compile(r"<iframe", re.I),
@@ -67,7 +67,7 @@ def test_a_hostile_feed_never_reaches_the_email(cli: Any, write_config: Any, tmp
 def test_feeds_that_are_not_feeds_are_named_as_failed(cli: Any, write_config: Any, tmp_path: Path) -> None:
     rejected = ["nfp_not_a_feed.html", "rssp_html_document_moved.rss", "fp_illformed_empty_document.xml"]
     feeds = [{"name": "Good", "url": str(DEMO_FEED)}]
-    feeds += [{"name": name, "url": str(SHARED / "adversarial" / name)} for name in rejected]
+    feeds += [{"name": name, "url": str(FEEDS / "adversarial" / name)} for name in rejected]
     result = build(cli, write_config(feeds, issue={"window_days": 10}), tmp_path / "out")
     assert result.exit_code == 0, result.stderr
     status = {f["name"]: f for f in load_manifest(tmp_path / "out")["feeds"]}
@@ -92,7 +92,7 @@ def test_links_come_out_exactly_as_published() -> None:
 
 
 def test_entities_declared_in_a_dtd_are_refused() -> None:
-    parsed = parse_feed((SHARED / "adversarial" / "fprs_doctype_internal_entity.xml").read_bytes(), "X", "f.xml")
+    parsed = parse_feed((FEEDS / "adversarial" / "fprs_doctype_internal_entity.xml").read_bytes(), "X", "f.xml")
     assert "INJECTED" not in json.dumps([a.title for a in parsed.articles]) + parsed.title
     assert any("entities" in note for note in parsed.notes)
 
@@ -105,7 +105,7 @@ def test_the_billion_laughs_is_harmless_fast_and_small(tmp_path: Path) -> None:
         "parse_feed(Path(sys.argv[1]).read_bytes(), 'bomb', 'bomb.xml')\n"
         "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
-    bomb = SHARED / "adversarial" / "fprs_xml_bomb_billion_laughs.xml"
+    bomb = FEEDS / "adversarial" / "fprs_xml_bomb_billion_laughs.xml"
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", script, str(bomb)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -126,10 +126,10 @@ def test_html_is_sanitised_and_text_fields_are_plain() -> None:
 
 
 def test_right_to_left_articles_are_marked(cli: Any, write_config: Any, tmp_path: Path) -> None:
-    parsed = parse_feed((SHARED / "real" / "news_bbc_urdu_rtl_rss2.xml").read_bytes(), "BBC", "https://bbc.com/f")
+    parsed = parse_feed((FEEDS / "real" / "news_bbc_urdu_rtl_rss2.xml").read_bytes(), "BBC", "https://bbc.com/f")
     assert parsed.articles and all(a.rtl for a in parsed.articles)
     config = write_config(
-        [{"name": "BBC Urdu", "url": str(SHARED / "real" / "news_bbc_urdu_rtl_rss2.xml")}], issue={"window_days": 30}
+        [{"name": "BBC Urdu", "url": str(FEEDS / "real" / "news_bbc_urdu_rtl_rss2.xml")}], issue={"window_days": 30}
     )
     result = build(cli, config, tmp_path / "out", now="2018-01-09T00:00:00Z")
     assert result.exit_code == 0, result.stderr
@@ -137,7 +137,7 @@ def test_right_to_left_articles_are_marked(cli: Any, write_config: Any, tmp_path
     assert html.count('dir="rtl"') >= 3
 
 
-@pytest.mark.parametrize("feed", sorted((SHARED / "real").glob("*")) if SHARED.exists() else [], ids=lambda p: p.name)
+@pytest.mark.parametrize("feed", sorted((FEEDS / "real").glob("*")) , ids=lambda p: p.name)
 def test_every_real_title_decodes_to_real_letters(feed: Path) -> None:
     parsed = parse_feed(feed.read_bytes(), feed.stem, "https://example.org/feed/")
     for article in parsed.articles:
@@ -149,12 +149,12 @@ def test_every_real_title_decodes_to_real_letters(feed: Path) -> None:
 
 def test_declared_wrong_and_undeclared_encodings_are_read_right() -> None:
     wrong = parse_feed(
-        (SHARED / "adversarial" / "mflux_windows1252_declared_but_utf8_bytes.xml").read_bytes(), "M", "m"
+        (FEEDS / "adversarial" / "mflux_windows1252_declared_but_utf8_bytes.xml").read_bytes(), "M", "m"
     )
     assert wrong.title == "Euro €"
-    latin = parse_feed((SHARED / "real" / "news_lecerclepsy_fr_latin1_nodecl_rss2.xml").read_bytes(), "L", "l")
+    latin = parse_feed((FEEDS / "real" / "news_lecerclepsy_fr_latin1_nodecl_rss2.xml").read_bytes(), "L", "l")
     assert any("é" in a.title or "è" in a.title for a in latin.articles)
-    cyrillic = parse_feed((SHARED / "real" / "news_oren_ru_windows-1251_rss2.xml").read_bytes(), "O", "o")
+    cyrillic = parse_feed((FEEDS / "real" / "news_oren_ru_windows-1251_rss2.xml").read_bytes(), "O", "o")
     assert all(re.search("[а-яА-Я]", a.title) for a in cyrillic.articles)
 
 
