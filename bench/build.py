@@ -33,9 +33,10 @@ def timed(func: Callable[[], object]) -> float:
 
 
 def stages(config: Path, runs: int) -> dict[str, float]:
-    from digest.build import assemble, collect, finish, write_outputs
     from digest.config import load_config
-    from digest.state import State
+    from digest.issue.pipeline import assemble, collect, finish
+    from digest.jobs.outputs import write_outputs
+    from digest.store.db import State
 
     settings = load_config(config)
     now = datetime(2026, 2, 18, 12, tzinfo=UTC)

@@ -35,7 +35,7 @@ def write_config(folder: Path, feeds: list[dict[str, str]] | None = None, templa
     if templates:  # a copy of the shipped templates that a benchmark may edit
         (folder / "templates").mkdir()
         for name in ("email.mjml.j2", "email.txt.j2", "email.css"):
-            shutil.copy(REPO / "templates" / name, folder / "templates" / name)
+            shutil.copy(REPO / "digest" / "templates" / name, folder / "templates" / name)
         data["templates"] = "templates"
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))

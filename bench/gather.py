@@ -21,9 +21,9 @@ from common import real_week_files, write_config  # noqa: E402
 from servers import FeedServer  # noqa: E402
 
 from digest.config import load_config  # noqa: E402
-from digest.gather import gather  # noqa: E402
+from digest.feeds.gather import gather  # noqa: E402
 from digest.models import Window  # noqa: E402
-from digest.state import State  # noqa: E402
+from digest.store.db import State  # noqa: E402
 
 NOW = datetime(2026, 2, 18, 12, tzinfo=UTC)
 

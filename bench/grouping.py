@@ -17,9 +17,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from common import FEEDS  # noqa: E402
 from grouping_eval import Labelled, evaluate, load_labelled, macro_f1, predict_with  # noqa: E402
 
-from digest.clean import fold  # noqa: E402
 from digest.config import load_config  # noqa: E402
-from digest.group import Term, Words  # noqa: E402
+from digest.feeds.clean import fold  # noqa: E402
+from digest.issue.group import Term, Words  # noqa: E402
 from digest.models import Article  # noqa: E402
 
 # The themes of PRODUCT.md's example config, filed by the first match.

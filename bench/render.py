@@ -22,9 +22,9 @@ from mjml import mjml2html
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from digest import render as r  # noqa: E402  (the repo, not an installed copy)
 from digest.cli import demo_config_path  # noqa: E402
 from digest.config import Settings, load_config  # noqa: E402
+from digest.issue import render as r  # noqa: E402  (the repo, not an installed copy)
 from digest.models import Article, Issue, Placed, Section, Window  # noqa: E402
 
 NOW = datetime(2026, 2, 18, 12, tzinfo=UTC)

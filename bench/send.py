@@ -33,13 +33,14 @@ sys.path.insert(0, str(REPO))
 
 from common import real_week_files  # noqa: E402 - after the path is set
 
-from digest import issues, subscribers  # noqa: E402
-from digest.build import build_issue, manifest  # noqa: E402
 from digest.config import Settings, load_config  # noqa: E402
-from digest.message import prepare  # noqa: E402
-from digest.send import send_issue  # noqa: E402
-from digest.state import State  # noqa: E402
-from digest.unsubscribe import unsubscribe_url  # noqa: E402
+from digest.issue.pipeline import build_issue, manifest  # noqa: E402
+from digest.mail.message import prepare  # noqa: E402
+from digest.mail.send import send_issue  # noqa: E402
+from digest.store import issues  # noqa: E402
+from digest.store.db import State  # noqa: E402
+from digest.subscribers import roster as subscribers  # noqa: E402
+from digest.subscribers.tokens import unsubscribe_url  # noqa: E402
 
 NOW = datetime(2026, 2, 18, 12, tzinfo=UTC)
 TICK = os.sysconf("SC_CLK_TCK")

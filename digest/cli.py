@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__
-from .config import Settings, load_config
-from .errors import DigestError
-from .state import State
+from digest import __version__
+from digest.config import Settings, load_config
+from digest.errors import DigestError
+from digest.store.db import State
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -107,7 +107,8 @@ def main(verbose: bool) -> None:
 @friendly
 def build(config_path: str, demo: bool, now: str | None, out: str, strict: bool) -> None:
     """Gather the feeds, group the articles and render the issue into --out."""
-    from .build import build_issue, write_outputs
+    from digest.issue.pipeline import build_issue
+    from digest.jobs.outputs import write_outputs
 
     settings = load(config_path, demo, strict)
     clock = parse_now(now, settings)
@@ -136,10 +137,10 @@ def build(config_path: str, demo: bool, now: str | None, out: str, strict: bool)
 @friendly
 def explain(config_path: str, query: str, now: str | None) -> None:
     """Explain why an article (by URL or part of its title) sits in its section."""
-    from .build import default_window
-    from .errors import NotFound
-    from .gather import gather
-    from .group import explain as explain_article
+    from digest.errors import NotFound
+    from digest.feeds.gather import gather
+    from digest.issue.group import explain as explain_article
+    from digest.issue.pipeline import default_window
 
     settings = load(config_path)
     clock = parse_now(now, settings)
@@ -159,7 +160,7 @@ def explain(config_path: str, query: str, now: str | None) -> None:
 @friendly
 def check(config_path: str, file: str) -> None:
     """Lint a built .html or .eml: size, accessibility, safety and headers; exit 1 on any FAIL."""
-    from .check import check_file, failed, report
+    from digest.issue.check import check_file, failed, report
 
     findings = check_file(Path(file))
     click.echo(report(findings, file))
@@ -178,7 +179,7 @@ def preview(config_path: str, demo: bool, now: str | None, host: str | None, por
     """Serve the editors' page: the coming issue as sent, why each article is where it is, corrections."""
     import signal
 
-    from .preview import Desk, make_server
+    from digest.web.preview import Desk, make_server
 
     settings = load(config_path, demo)
     host = host or settings.model.preview.host
@@ -209,7 +210,7 @@ def preview(config_path: str, demo: bool, now: str | None, host: str | None, por
 @friendly
 def approve(config_path: str, now: str | None) -> None:
     """Freeze the coming issue, corrections applied, as `digest send` will send it."""
-    from .approve import approve_coming
+    from digest.issue.approve import approve_coming
 
     settings = load(config_path)
     clock = parse_now(now, settings)
@@ -246,7 +247,7 @@ def _known_themes(settings: Settings) -> set[str] | None:
 @friendly
 def subscribers_add(config_path: str, address: str, name: str, language: str, themes: str, reactivate: bool) -> None:
     """Add one address to the list (an address already there keeps its status unless --reactivate)."""
-    from . import subscribers as subscriber_list
+    from digest.subscribers import roster as subscriber_list
 
     settings = load(config_path)
     with open_state(settings) as state:
@@ -266,8 +267,8 @@ def subscribers_add(config_path: str, address: str, name: str, language: str, th
 @friendly
 def subscribers_import(config_path: str, file: str) -> None:
     """Import a CSV of email, name, language, themes; bad lines are reported by number, good ones imported."""
-    from . import subscribers as subscriber_list
-    from .errors import SubscriberError
+    from digest.errors import SubscriberError
+    from digest.subscribers import roster as subscriber_list
 
     settings = load(config_path)
     with open_state(settings) as state:
@@ -295,7 +296,7 @@ def subscribers_import(config_path: str, file: str) -> None:
 @friendly
 def subscribers_remove(config_path: str, address: str, forget: bool) -> None:
     """Unsubscribe an address (kept, so no later import adds it back), or erase it with --forget."""
-    from . import subscribers as subscriber_list
+    from digest.subscribers import roster as subscriber_list
 
     settings = load(config_path)
     with open_state(settings) as state:
@@ -309,7 +310,7 @@ def subscribers_remove(config_path: str, address: str, forget: bool) -> None:
 @friendly
 def subscribers_list(config_path: str, status: str | None) -> None:
     """Print one subscriber a line: address, status, name (tab-separated)."""
-    from . import subscribers as subscriber_list
+    from digest.subscribers import roster as subscriber_list
 
     settings = load(config_path)
     with open_state(settings) as state:
@@ -323,7 +324,7 @@ def subscribers_list(config_path: str, status: str | None) -> None:
 @friendly
 def subscribers_export(config_path: str, out: str) -> None:
     """Write the whole list as CSV (email, name, language, themes, status, ...) that `import` reads back."""
-    from . import subscribers as subscriber_list
+    from digest.subscribers import roster as subscriber_list
 
     settings = load(config_path)
     with open_state(settings) as state:
@@ -354,7 +355,7 @@ def finishing_on_sigterm() -> Iterator[None]:
 
 def stop_if_unfinished(summary: Any) -> None:
     """A send that gave up or stopped early exits non-zero, saying that the same command resumes it."""
-    from .errors import SendFailed, SendIncomplete
+    from digest.errors import SendFailed, SendIncomplete
 
     if summary.error:
         raise SendFailed(f"{summary.error}; the ledger keeps its place: run the same command again to resume")
@@ -372,10 +373,10 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
     """Mail the issue to every active subscriber exactly once; run it again to resume after any stop."""
     from rich.console import Console
 
-    from .errors import SubscriberError
-    from .send import choose_issue, describe, send_issue
-    from .smtp import send_test
-    from .subscribers import check_address
+    from digest.errors import SubscriberError
+    from digest.mail.send import choose_issue, describe, send_issue
+    from digest.mail.smtp import send_test
+    from digest.subscribers.roster import check_address
 
     settings = load(config_path)
     clock = parse_now(now, settings)
@@ -407,7 +408,7 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
 @friendly
 def serve(config_path: str, host: str, port: int, with_schedule: bool) -> None:
     """Serve the unsubscribe pages: one-click POST (RFC 8058) and a page with one button."""
-    from .serve import serve as run_server
+    from digest.web.serve import serve as run_server
 
     settings = load(config_path)
 
@@ -430,7 +431,7 @@ def run(config_path: str, now: str | None) -> None:
     """The scheduled job: build and send the current period's issue once, archive it, report to the editors."""
     from rich.console import Console
 
-    from .run import run_job
+    from digest.jobs.run import run_job
 
     settings = load(config_path)
     clock = parse_now(now, settings)
@@ -458,8 +459,8 @@ def run(config_path: str, now: str | None) -> None:
 @friendly
 def schedule(config_path: str, install: bool, unit_dir: str) -> None:
     """Print the crontab line and systemd units for the configured schedule (or install the units)."""
-    from .schedule import install as install_units
-    from .schedule import next_run, units
+    from digest.jobs.schedule import install as install_units
+    from digest.jobs.schedule import next_run, units
 
     settings = load(config_path)
     made = units(settings)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.config import Config
-from digest.group import Grouper
+from digest.feeds.parse import parse_feed
+from digest.issue.group import Grouper
 from digest.models import Article
-from digest.parse import parse_feed
 
 LABELS = Path(__file__).parent / "data" / "grouping_labels.csv"
 THEMES = ("latin-america", "labor", "palestine")

@@ -10,13 +10,13 @@ from typing import Any
 from servers import FeedServer, Route
 from test_corrections import ARTICLES, ISSUE, NOW, rss, url
 
-from digest import issues
-from digest.approve import approval_drift, approve_coming
-from digest.build import SAMPLE_RECIPIENT
 from digest.config import load_config
-from digest.render import personalize
-from digest.state import State
-from digest.unsubscribe import unsubscribe_url
+from digest.issue.approve import approval_drift, approve_coming
+from digest.issue.pipeline import SAMPLE_RECIPIENT
+from digest.issue.render import personalize
+from digest.store import issues
+from digest.store.db import State
+from digest.subscribers.tokens import unsubscribe_url
 
 CLOCK = datetime.fromisoformat(NOW.replace("Z", "+00:00"))
 

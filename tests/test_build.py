@@ -12,7 +12,7 @@ import pytest
 from conftest import REAL_WEEK_NOW, REPO, load_manifest, shipped_config
 from servers import Route
 
-from digest.clean import add_utm
+from digest.feeds.clean import add_utm
 
 DEMO_FEED = REPO / "digest" / "demo" / "leftvoice-sample.xml"
 MANIFEST_KEYS = {"issue", "window", "sections", "feeds", "warnings"}

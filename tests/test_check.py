@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import REAL_WEEK_NOW
 
-from digest.check import Finding, check_eml, check_html, contrast_ratio, report
 from digest.cli import main
+from digest.issue.check import Finding, check_eml, check_html, contrast_ratio, report
 
 
 def failures(findings: list[Finding]) -> dict[str, str]:

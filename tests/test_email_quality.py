@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import REAL_WEEK_NOW, REPO, load_manifest
 
-from digest.check import Look, check_html, contrast_ratio, failed, is_large, parse_color, parse_html, report
+from digest.issue.check import Look, check_html, contrast_ratio, failed, is_large, parse_color, parse_html, report
 
 SPAMASSASSIN = Path("/usr/bin/spamassassin")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -161,7 +161,7 @@ def _dark_block(template: str) -> str:
 
 
 def test_dark_palette_of_the_template_has_4_5_to_1_contrast() -> None:
-    block = _dark_block((REPO / "templates" / "email.mjml.j2").read_text(encoding="utf-8"))
+    block = _dark_block((REPO / "digest" / "templates" / "email.mjml.j2").read_text(encoding="utf-8"))
     inks = set(re.findall(r"(?<![\w-])color:\s*(#[0-9a-fA-F]{3,6})", block))
     papers = set(re.findall(r"(?<![\w-])background(?:-color)?:\s*(#[0-9a-fA-F]{3,6})", block))
     assert len(inks) >= 3 and papers, (inks, papers)  # body text, links and secondary text at least

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, FEEDS, load_manifest
+from conftest import FEEDS, REPO, load_manifest
 from servers import Route
 
-from digest.parse import parse_feed
+from digest.feeds.parse import parse_feed
 
 DEMO_FEED = REPO / "digest" / "demo" / "leftvoice-sample.xml"
 DEMO_NOW = "2024-03-01T12:00:00Z"
-ADVERSARIAL = sorted((FEEDS / "adversarial").glob("*")) 
+ADVERSARIAL = sorted((FEEDS / "adversarial").glob("*"))
 DANGEROUS = [
     re.compile(r"<script", re.I),
     re.compile(r"<iframe", re.I),
@@ -100,7 +100,7 @@ def test_entities_declared_in_a_dtd_are_refused() -> None:
 def test_the_billion_laughs_is_harmless_fast_and_small(tmp_path: Path) -> None:
     script = (
         "import resource, sys, time; from pathlib import Path\n"
-        "from digest.parse import parse_feed\n"
+        "from digest.feeds.parse import parse_feed\n"
         "start = time.perf_counter()\n"
         "parse_feed(Path(sys.argv[1]).read_bytes(), 'bomb', 'bomb.xml')\n"
         "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
@@ -137,7 +137,7 @@ def test_right_to_left_articles_are_marked(cli: Any, write_config: Any, tmp_path
     assert html.count('dir="rtl"') >= 3
 
 
-@pytest.mark.parametrize("feed", sorted((FEEDS / "real").glob("*")) , ids=lambda p: p.name)
+@pytest.mark.parametrize("feed", sorted((FEEDS / "real").glob("*")), ids=lambda p: p.name)
 def test_every_real_title_decodes_to_real_letters(feed: Path) -> None:
     parsed = parse_feed(feed.read_bytes(), feed.stem, "https://example.org/feed/")
     for article in parsed.articles:
@@ -148,9 +148,7 @@ def test_every_real_title_decodes_to_real_letters(feed: Path) -> None:
 
 
 def test_declared_wrong_and_undeclared_encodings_are_read_right() -> None:
-    wrong = parse_feed(
-        (FEEDS / "adversarial" / "mflux_windows1252_declared_but_utf8_bytes.xml").read_bytes(), "M", "m"
-    )
+    wrong = parse_feed((FEEDS / "adversarial" / "mflux_windows1252_declared_but_utf8_bytes.xml").read_bytes(), "M", "m")
     assert wrong.title == "Euro €"
     latin = parse_feed((FEEDS / "real" / "news_lecerclepsy_fr_latin1_nodecl_rss2.xml").read_bytes(), "L", "l")
     assert any("é" in a.title or "è" in a.title for a in latin.articles)

@@ -11,7 +11,7 @@ from conftest import REAL_WEEK_NOW
 from grouping_eval import evaluate, load_labelled, macro_f1, predict_with
 
 from digest.config import Config, load_config
-from digest.group import Grouper, explain
+from digest.issue.group import Grouper, explain
 from digest.models import Article
 
 REPO = Path(__file__).resolve().parent.parent

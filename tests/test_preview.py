@@ -21,13 +21,13 @@ from conftest import REPO
 from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
 from servers import FeedServer, Route, SmtpSink, free_port
 
-from digest import issues
-from digest.build import SAMPLE_RECIPIENT, build_issue, manifest
 from digest.cli import parse_now
 from digest.config import load_config
-from digest.render import personalize
-from digest.state import State
-from digest.unsubscribe import unsubscribe_url
+from digest.issue.pipeline import SAMPLE_RECIPIENT, build_issue, manifest
+from digest.issue.render import personalize
+from digest.store import issues
+from digest.store.db import State
+from digest.subscribers.tokens import unsubscribe_url
 
 DEMO = REPO / "digest" / "demo"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -299,7 +299,7 @@ def copy_templates(folder: Path) -> Path:
     templates = folder / "templates"
     templates.mkdir()
     for name in ("email.mjml.j2", "email.txt.j2", "email.css"):
-        shutil.copy(REPO / "templates" / name, templates / name)
+        shutil.copy(REPO / "digest" / "templates" / name, templates / name)
     return templates
 
 

@@ -12,8 +12,8 @@ import feedparser
 import pytest
 
 from digest.config import load_config
-from digest.schedule import next_run, units
-from digest.state import State
+from digest.jobs.schedule import next_run, units
+from digest.store.db import State
 
 T = datetime(2026, 3, 6, 12, tzinfo=UTC)  # a Friday
 SUBSCRIBERS = ["ana@example.org", "ben@example.org", "chloe@example.org"]
@@ -185,7 +185,7 @@ def test_run_and_schedule_have_help(cli: Any) -> None:
 
 
 def test_the_scheduler_in_serve_runs_the_job_when_due(job: Job, tmp_path: Path) -> None:
-    from digest.schedule import Scheduler
+    from digest.jobs.schedule import Scheduler
 
     write_feed(
         tmp_path / "feed.xml", [item("today", "Rail workers strike today", datetime.now(UTC) - timedelta(hours=1))]
@@ -215,7 +215,7 @@ def test_serve_publishes_the_archive_and_a_generic_unsubscribe_page(job: Job, tm
     import urllib.error
     import urllib.request
 
-    from digest.serve import make_http_server
+    from digest.web.serve import make_http_server
 
     assert job.run(T).exit_code == 0
     server = make_http_server(load_config(job.config), "127.0.0.1", 0)

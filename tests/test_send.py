@@ -20,10 +20,10 @@ import pytest
 from servers import SmtpSink
 from test_subscribers import write_csv
 
-from digest import subscribers
 from digest.config import load_config
-from digest.state import State
-from digest.unsubscribe import token_subscriber, verify_token
+from digest.store.db import State
+from digest.subscribers import roster as subscribers
+from digest.subscribers.tokens import token_subscriber, verify_token
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FEED = [{"name": "Left Voice", "url": str(REPO / "digest/demo/leftvoice-sample.xml")}]
@@ -126,7 +126,7 @@ def test_1000_imported_subscribers_get_one_message_each_with_a_working_token(
     # the token works: the unsubscribe app accepts the first recipient's link and nobody else's state changes
     from wsgiref.util import setup_testing_defaults
 
-    from digest.serve import make_app
+    from digest.web.serve import make_app
 
     first_rcpt, first_raw = smtp_sink.handler.messages[0][1][0], smtp_sink.handler.messages[0][2]
     match = UNSUBSCRIBE.search(first_raw)
@@ -302,7 +302,7 @@ def test_two_sends_started_together_exactly_one_sends(send_config: Callable[...,
 def test_a_held_lock_names_its_holder_and_the_issue(
     send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any]
 ) -> None:
-    from digest.send import send_lock
+    from digest.mail.send import send_lock
 
     config = send_config()
     add_subscribers(config, 3)
@@ -376,8 +376,8 @@ def test_an_approved_issue_is_sent_as_frozen(
     from dataclasses import replace
     from datetime import UTC, datetime
 
-    from digest import issues
-    from digest.build import build_issue, manifest
+    from digest.issue.pipeline import build_issue, manifest
+    from digest.store import issues
 
     config = send_config(issue={"require_approval": True})
     add_subscribers(config, 3)

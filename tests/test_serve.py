@@ -21,13 +21,14 @@ import httpx
 import pytest
 from servers import SmtpSink, free_port
 
-from digest import issues, subscribers
-from digest.build import build_issue, manifest
 from digest.config import Settings, load_config
+from digest.issue.pipeline import build_issue, manifest
 from digest.models import Window
-from digest.serve import make_app, make_asgi_app, make_http_server
-from digest.state import State
-from digest.unsubscribe import make_token
+from digest.store import issues
+from digest.store.db import State
+from digest.subscribers import roster as subscribers
+from digest.subscribers.tokens import make_token
+from digest.web.serve import make_app, make_asgi_app, make_http_server
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FEED = [{"name": "Left Voice", "url": str(REPO / "digest/demo/leftvoice-sample.xml")}]

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from digest import subscribers
 from digest.config import load_config
-from digest.state import State
+from digest.store.db import State
+from digest.subscribers import roster as subscribers
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FEED = [{"name": "Left Voice", "url": str(REPO / "digest/demo/leftvoice-sample.xml")}]

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-from . import __version__
-from .state import FeedState
+from digest import __version__
+from digest.store.db import FeedState
 
 if TYPE_CHECKING:  # httpx and asyncio load only when a feed is fetched over HTTP
     import httpx

@@ -19,9 +19,9 @@ import jinja2
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
-from .clean import add_utm
-from .config import Settings
-from .models import Article, Issue, Rendered
+from digest.config import Settings
+from digest.feeds.clean import add_utm
+from digest.models import Article, Issue, Rendered
 
 # Personal parts are placeholders in the rendered issue, substituted per recipient at send time.
 UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.invalid/DIGEST-UNSUBSCRIBE-TOKEN"
@@ -31,16 +31,15 @@ _MSO_MERGE = re.compile(r"<!\[endif\]-->\s*?<!--\[if mso \| IE\]>")
 _DOCTYPE = re.compile(r"^\s*<!doctype html>", re.I)
 
 
+SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
 def template_dirs(settings: Settings | None) -> list[Path]:
     """The folders templates are read from: config's override first, then the shipped ones."""
-    here = Path(__file__).resolve().parent
     dirs = []
     if settings is not None and settings.model.templates:
         dirs.append(settings.resolve(settings.model.templates))
-    for candidate in (here / "templates", here.parent / "templates"):
-        if (candidate / "email.mjml.j2").exists():
-            dirs.append(candidate)
-            break
+    dirs.append(SHIPPED_TEMPLATES)
     return dirs
 
 

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .clean import fold
-from .config import Config, Theme, Weights
-from .models import Article, LeftOut, Placed, Section
+from digest.config import Config, Theme, Weights
+from digest.feeds.clean import fold
+from digest.models import Article, LeftOut, Placed, Section
 
 _WORD = re.compile(r"\w+")
 # (suffix, shortest stem it may leave): conservative, so that "Andes" never becomes "and".

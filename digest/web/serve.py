@@ -13,11 +13,11 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from . import subscribers
-from .config import Settings
-from .errors import SecretMissing
-from .state import State
-from .unsubscribe import token_subscriber, verify_token
+from digest.config import Settings
+from digest.errors import SecretMissing
+from digest.store.db import State
+from digest.subscribers import roster as subscribers
+from digest.subscribers.tokens import token_subscriber, verify_token
 
 StartResponse = Callable[..., Any]
 MAX_BODY = 16_384
@@ -232,7 +232,7 @@ def serve(
 ) -> None:
     """Run the app on host:port until interrupted; with `schedule`, run the weekly job on its schedule too."""
     if schedule:
-        from .schedule import Scheduler
+        from digest.jobs.schedule import Scheduler
 
         Scheduler(settings).start()
     with make_http_server(settings, host, port) as server:

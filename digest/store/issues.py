@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .models import Rendered, Window
-from .state import State, iso, parse_iso, utcnow_iso
+from digest.models import Rendered, Window
+from digest.store.db import State, iso, parse_iso, utcnow_iso
 
 STATUSES = ("built", "approved", "sending", "sent", "skipped")
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import clean, issues
-from .build import Built, Collected, assemble, collect, finish, manifest
-from .config import Settings
-from .errors import AllFeedsFailed, SendRefused
-from .gather import gather
-from .issues import Frozen
-from .state import State
+from digest.config import Settings
+from digest.errors import AllFeedsFailed, SendRefused
+from digest.feeds import clean
+from digest.feeds.gather import gather
+from digest.issue.pipeline import Built, Collected, assemble, collect, finish, manifest
+from digest.store import issues
+from digest.store.db import State
+from digest.store.issues import Frozen
 
 # Manifest key under which approval records each article's title as its feed gave it (before any rewrite).
 FEED_TITLES = "feed_titles"

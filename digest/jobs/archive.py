@@ -7,10 +7,10 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from .config import Settings
-from .issues import Frozen, get
-from .render import issue_web_url, personalize
-from .state import State, parse_iso
+from digest.config import Settings
+from digest.issue.render import issue_web_url, personalize
+from digest.store.db import State, parse_iso
+from digest.store.issues import Frozen, get
 
 
 @dataclass

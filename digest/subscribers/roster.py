@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from .errors import NotFound, SubscriberError
-from .state import State, utcnow_iso
+from digest.errors import NotFound, SubscriberError
+from digest.store.db import State, utcnow_iso
 
 STATUSES = ("active", "unsubscribed", "bounced")
 COLUMNS = ("email", "name", "language", "themes")

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 
-from .config import Settings
+from digest.config import Settings
 
 # Used only for the sample message that `build` writes when no secret is set; never for real sends.
 SAMPLE_SECRET = b"digest-sample-secret-not-for-sending"

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import clean
-from .config import Settings
-from .gather import gather
-from .group import Grouper
-from .models import Article, FeedResult, Issue, LeftOut, Placed, Rendered, Section, Window
-from .render import personalize, render
-from .state import State, iso
+from digest.config import Settings
+from digest.feeds import clean
+from digest.feeds.gather import gather
+from digest.issue.group import Grouper
+from digest.issue.render import render
+from digest.models import Article, FeedResult, Issue, LeftOut, Placed, Rendered, Section, Window
+from digest.store.db import State, iso
 
 SAMPLE_RECIPIENT = "subscriber@example.org"
 
@@ -40,7 +38,7 @@ def default_window(settings: Settings, now: datetime) -> Window:
 def period_window(settings: Settings, state: State, now: datetime) -> Window:
     """The coming issue's window: from where the last sent issue ended (so a skipped week or a late run
     misses nothing and repeats nothing), never reaching back more than issue.max_lookback_days."""
-    from .issues import last_sent
+    from digest.store.issues import last_sent
 
     last = last_sent(state)
     if last is None or last[1] >= now:  # nothing sent yet, or rebuilding a period already sent
@@ -128,7 +126,7 @@ def collect(settings: Settings, now: datetime, state: State, window: Window | No
 
 def finish(settings: Settings, issue: Issue) -> Built:
     """The last steps of every build: apply the editors' corrections, then render."""
-    from .corrections import apply_corrections
+    from digest.issue.corrections import apply_corrections
 
     apply_corrections(settings, issue)
     issue, rendered = render(issue, settings)
@@ -210,25 +208,3 @@ def _left_out_json(item: LeftOut) -> dict[str, Any]:
         "best_theme": item.best_theme,
         "best_score": item.best_score,
     }
-
-
-def write_outputs(built: Built, settings: Settings, out: Path, now: datetime) -> dict[str, Path]:
-    """Write <issue>.html, .txt, .json and a sample .eml into `out`."""
-    from .message import prepare
-    from .unsubscribe import unsubscribe_url
-
-    out.mkdir(parents=True, exist_ok=True)
-    ident = built.issue.id
-    paths = {kind: out / f"{ident}.{kind}" for kind in ("html", "txt", "json", "eml")}
-    sample_url = unsubscribe_url(settings, 0, SAMPLE_RECIPIENT)
-    paths["html"].write_text(personalize(built.rendered.html, sample_url, html=True), encoding="utf-8")
-    paths["txt"].write_text(personalize(built.rendered.text, sample_url, html=False), encoding="utf-8")
-    paths["json"].write_text(
-        json.dumps(manifest(built, settings), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    prepared = prepare(settings, built.rendered)
-    sample = prepared.for_recipient(
-        SAMPLE_RECIPIENT, sample_url, now, message_id=f"<{ident}.sample@{settings.model.newsletter.sender_domain}>"
-    )
-    paths["eml"].write_bytes(sample)
-    return paths

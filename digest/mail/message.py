@@ -19,9 +19,9 @@ from pathlib import Path
 
 from markupsafe import escape
 
-from .config import Settings
-from .models import Rendered
-from .render import UNSUBSCRIBE_PLACEHOLDER
+from digest.config import Settings
+from digest.issue.render import UNSUBSCRIBE_PLACEHOLDER
+from digest.models import Rendered
 
 
 def _placeholder_pattern(text: str) -> re.Pattern[bytes]:

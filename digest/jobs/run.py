@@ -11,13 +11,13 @@ from datetime import datetime
 
 from rich.console import Console
 
-from . import issues
-from .archive import write_archive
-from .config import Settings
-from .errors import DigestError
-from .health import compose, send_report
-from .send import Summary, describe, send_issue
-from .state import State
+from digest.config import Settings
+from digest.errors import DigestError
+from digest.jobs.archive import write_archive
+from digest.jobs.health import compose, send_report
+from digest.mail.send import Summary, describe, send_issue
+from digest.store import issues
+from digest.store.db import State
 
 
 @dataclass

@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from . import clean
-from .config import Settings
-from .errors import DigestError
-from .models import Article, Issue, Placed, Section
+from digest.config import Settings
+from digest.errors import DigestError
+from digest.feeds import clean
+from digest.models import Article, Issue, Placed, Section
 
 KINDS = ("intro", "lead", "drop", "move", "rewrite", "order")
 

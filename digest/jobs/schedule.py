@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .config import Settings
+from digest.config import Settings
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -110,9 +110,9 @@ class Scheduler(threading.Thread):
         self.stopping.set()
 
     def run(self) -> None:
-        from .errors import DigestError
-        from .run import run_job
-        from .state import State
+        from digest.errors import DigestError
+        from digest.jobs.run import run_job
+        from digest.store.db import State
 
         while not self.stopping.is_set():
             due = self.next_time(datetime.now(UTC))

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import clean
-from .config import FeedConfig, Settings
-from .errors import AllFeedsFailed
-from .fetch import Fetched, fetch_all, is_http, read_file
-from .models import Article, FeedResult, Window
-from .parse import NotAFeed, parse_feed
-from .state import FeedState, State, iso, parse_iso
+from digest.config import FeedConfig, Settings
+from digest.errors import AllFeedsFailed
+from digest.feeds import clean
+from digest.feeds.fetch import Fetched, fetch_all, is_http, read_file
+from digest.feeds.parse import NotAFeed, parse_feed
+from digest.models import Article, FeedResult, Window
+from digest.store.db import FeedState, State, iso, parse_iso
 
 
 @dataclass

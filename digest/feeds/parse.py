@@ -11,8 +11,8 @@ from typing import Any
 
 import feedparser
 
-from . import clean
-from .models import Article
+from digest.feeds import clean
+from digest.models import Article
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*(\[.*?\]\s*)?>", re.S | re.I)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)

@@ -8,9 +8,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
-from .config import Settings
-from .smtp import connect
-from .state import State
+from digest.config import Settings
+from digest.mail.smtp import connect
+from digest.store.db import State
 
 FAILING_RUNS = 2  # a feed failing this many runs in a row is named in the report
 

@@ -32,16 +32,17 @@ from zoneinfo import ZoneInfo
 import jinja2
 import yaml
 
-from . import corrections, issues
-from .approve import approve
-from .build import SAMPLE_RECIPIENT, Built, Collected, assemble, collect, finish, manifest
-from .config import Settings, load_config
-from .errors import ConfigError, DigestError
-from .models import Issue
-from .render import CLIP_BYTES, personalize, template_dirs
-from .smtp import send_test
-from .state import State
-from .unsubscribe import unsubscribe_url
+from digest.config import Settings, load_config
+from digest.errors import ConfigError, DigestError
+from digest.issue import corrections
+from digest.issue.approve import approve
+from digest.issue.pipeline import SAMPLE_RECIPIENT, Built, Collected, assemble, collect, finish, manifest
+from digest.issue.render import CLIP_BYTES, personalize, template_dirs
+from digest.mail.smtp import send_test
+from digest.models import Issue
+from digest.store import issues
+from digest.store.db import State
+from digest.subscribers.tokens import unsubscribe_url
 
 Clock = Callable[[Settings], datetime]
 Stamp = tuple[tuple[str, int, int], ...]
@@ -429,9 +430,8 @@ def is_loopback(host: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _page_environment() -> jinja2.Environment:
-    shipped = template_dirs(None)
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in shipped]),
+        loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,

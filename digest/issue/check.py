@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Literal
 
-from .errors import DigestError
+from digest.errors import DigestError
 
 Level = Literal["PASS", "WARN", "FAIL"]
 CLIP_BYTES = 102_000  # Gmail clips near here (folklore, measured 102–105 KB)

@@ -8,11 +8,11 @@ import socket
 import ssl
 from datetime import datetime
 
-from .config import Settings
-from .errors import SmtpConfigError
-from .message import prepare
-from .models import Rendered
-from .unsubscribe import unsubscribe_url
+from digest.config import Settings
+from digest.errors import SmtpConfigError
+from digest.mail.message import prepare
+from digest.models import Rendered
+from digest.subscribers.tokens import unsubscribe_url
 
 
 def connect(settings: Settings) -> smtplib.SMTP:

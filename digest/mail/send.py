@@ -30,14 +30,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from . import clean, issues
-from .config import Settings
-from .errors import SecretMissing, SendRefused, SmtpConfigError
-from .issues import Frozen
-from .message import Prepared, prepare
-from .smtp import connect
-from .state import State, iso, utcnow_iso
-from .unsubscribe import unsubscribe_url
+from digest.config import Settings
+from digest.errors import SecretMissing, SendRefused, SmtpConfigError
+from digest.feeds import clean
+from digest.mail.message import Prepared, prepare
+from digest.mail.smtp import connect
+from digest.store import issues
+from digest.store.db import State, iso, utcnow_iso
+from digest.store.issues import Frozen
+from digest.subscribers.tokens import unsubscribe_url
 
 MAX_RETRY_DELAY = 3600.0
 DISCONNECTS_PER_MESSAGE = 3  # a message that keeps dropping the connection is deferred like a 4xx
@@ -620,7 +621,7 @@ def choose_issue(settings: Settings, state: State, now: datetime, store: bool, t
             "there is no approved issue to send, and config.yaml sets issue.require_approval: run `digest approve` "
             "first (or set issue.require_approval to false to let `digest send` build the issue itself)"
         )
-    from .build import build_issue, manifest
+    from digest.issue.pipeline import build_issue, manifest
 
     built = build_issue(settings, now, state)
     ident = built.issue.id
@@ -696,7 +697,7 @@ def _drift(settings: Settings, state: State, frozen: Frozen, now: datetime, cons
     """Before an approved issue goes out: which of its articles changed title or left their feeds since."""
     if frozen.status != "approved":
         return []  # a send resumed, or an issue `send` built itself: nothing was approved earlier
-    from .approve import approval_drift
+    from digest.issue.approve import approval_drift
 
     warnings = approval_drift(settings, frozen, now, state)
     if console is not None:

@@ -1,0 +1,118 @@
+"""The one home of constants and small helpers that several stages share."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import smtplib
+import unicodedata
+from pathlib import Path
+
+# Gmail clips an HTML part near here (folklore, measured between 102 and 105 KB): the hard limit of every check.
+CLIP_BYTES = 102_000
+# Headroom under the clip point for an ESP's link rewriting and tracking: the warning line.
+WARN_BYTES = 90_000
+
+# Stands where each recipient's unsubscribe URL goes; replaced in the encoded message per recipient.
+UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.invalid/DIGEST-UNSUBSCRIBE-TOKEN"
+
+# A display name longer than this is not a name: it would only serve to push header lines past what relays take.
+NAME_MAX = 200
+
+# RFC 5322 dot-atom local part; quoted local parts and address literals are legal but never seen in real lists.
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 article', '3 articles' (or the given plural form)."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write a file so that a reader (or a crash) sees the old content or the new, never a part of it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def close_smtp(conn: smtplib.SMTP | None) -> None:
+    """Say QUIT when the relay still listens; otherwise just drop the connection."""
+    if conn is None:
+        return
+    try:
+        conn.quit()
+    except (OSError, smtplib.SMTPException):
+        conn.close()
+
+
+def check_address(text: str) -> str:
+    """The address, trimmed and with its domain lower-cased; ValueError says what is wrong with it."""
+    address = text.strip()
+    if not address:
+        raise ValueError("the address is empty")
+    if not address.isprintable() or any(c.isspace() for c in address) or any(c in address for c in '<>"(),:;[]\\'):
+        raise ValueError(f"{address!r} is not a bare address (no spaces, names, brackets or control characters)")
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError(f"{address!r} lacks a local part, an @ and a domain")
+    if not address.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError(f"{address!r} has a domain that is not a valid internationalized name") from None
+        if not local.isascii():
+            raise ValueError(f"{address!r} has a non-ASCII local part, which needs SMTPUTF8 (not supported)")
+    if len(local) > 64 or not _LOCAL.match(local):
+        raise ValueError(f"{address!r} has an invalid local part before the @")
+    labels = domain.rstrip(".").split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise ValueError(f"{address!r} has an invalid domain (expected a name such as example.org)")
+    normalized = f"{local}@{'.'.join(labels).lower()}"
+    if len(normalized) > 254:
+        raise ValueError(f"{address!r} is longer than the 254 characters an address may have")
+    return normalized
+
+
+def check_name(text: str) -> str:
+    """A person's display name, trimmed; ValueError for control characters (CR, LF, ESC…) or an absurd length.
+
+    Names reach mail headers and terminals: a line break in one would add headers to every message sent to
+    that person, an escape sequence would rewrite the editor's screen. Refusing is clearer than silently
+    changing what the person typed.
+    """
+    name = text.strip()
+    bad = next((c for c in name if _control(c)), None)
+    if bad is not None:
+        raise ValueError(
+            f"the name {_shorten(name)!r} holds a control character (U+{ord(bad):04X}); names are one line"
+        )
+    if len(name) > NAME_MAX:
+        raise ValueError(f"the name {_shorten(name)!r} is longer than {NAME_MAX} characters")
+    return name
+
+
+def safe_name(text: str) -> str:
+    """A name from any source made fit for one header line: control characters become spaces, length capped."""
+    cleaned = "".join(" " if _control(c) else c for c in text)
+    return " ".join(cleaned.split())[:NAME_MAX]
+
+
+def _control(char: str) -> bool:
+    # C0/C1 controls and line/paragraph separators, and the bidi overrides that make a name display as another.
+    return (
+        unicodedata.category(char) in ("Cc", "Zl", "Zp") or "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069"
+    )
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
