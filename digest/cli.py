@@ -18,6 +18,7 @@ from digest import __version__
 from digest.config import Settings, load_config
 from digest.errors import DigestError
 from digest.store.db import State
+from digest.util import plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -278,13 +279,13 @@ def subscribers_import(config_path: str, file: str) -> None:
     for line, first in report.duplicates:
         click.echo(f"{file}:{line}: repeats the address of line {first}; left out", err=True)
     click.echo(
-        f"imported {report.added} new subscriber{'s' if report.added != 1 else ''} from {file}; "
+        f"imported {plural(report.added, 'new subscriber')} from {file}; "
         f"{report.existing} already on the list, {len(report.duplicates)} duplicate lines, "
         f"{len(report.bad)} bad lines"
     )
     if report.bad:
         raise SubscriberError(
-            f"{len(report.bad)} line{'s' if len(report.bad) != 1 else ''} of {file} could not be imported "
+            f"{plural(len(report.bad), 'line')} of {file} could not be imported "
             "(listed above); the good lines were imported"
         )
 
@@ -376,7 +377,7 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
     from digest.errors import SubscriberError
     from digest.mail.send import choose_issue, describe, send_issue
     from digest.mail.smtp import send_test
-    from digest.subscribers.roster import check_address
+    from digest.util import check_address
 
     settings = load(config_path)
     clock = parse_now(now, settings)

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from digest.errors import ConfigError
+from digest.util import WARN_BYTES
 
 
 class _Model(BaseModel):
@@ -91,7 +92,7 @@ class IssueSettings(_Model):
     max_lookback_days: float = Field(28, gt=0)
     min_articles: int = Field(1, ge=0)
     require_approval: bool = False
-    size_budget: int = Field(90_000, ge=10_000)
+    size_budget: int = Field(WARN_BYTES, ge=10_000)
     teaser_words: int = Field(40, ge=5)
     lead_story: bool = True
 

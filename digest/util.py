@@ -27,7 +27,7 @@ _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 def plural(count: int, word: str, many: str | None = None) -> str:
     """'1 article', '3 articles' (or the given plural form)."""
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:

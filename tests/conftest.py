@@ -103,3 +103,33 @@ def load_manifest(out: Path) -> dict[str, Any]:
     assert len(files) == 1, files
     data: dict[str, Any] = json.loads(files[0].read_text())
     return data
+
+
+SECRET = "a-test-secret-that-signs-unsubscribe-links"
+DEMO_FEED = [{"name": "Left Voice", "url": str(REPO / "digest/demo/leftvoice-sample.xml")}]
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+
+
+@pytest.fixture
+def send_config(write_config: Callable[..., Path], smtp_sink: SmtpSink, secret: None) -> Callable[..., Path]:
+    """A config that builds the demo issue and mails it to the test's SMTP sink (with DIGEST_SECRET set)."""
+
+    def write(issue: dict[str, Any] | None = None, **smtp: Any) -> Path:
+        return write_config(
+            DEMO_FEED,
+            issue={"window_days": 10, **(issue or {})},
+            smtp={
+                "host": "127.0.0.1",
+                "port": smtp_sink.port,
+                "security": "none",
+                "rate_per_second": 5000,
+                "retry_delay": 0.05,
+                **smtp,
+            },
+        )
+
+    return write

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SECRET
 from servers import SmtpSink
 from test_subscribers import write_csv
 
@@ -28,35 +29,9 @@ from digest.subscribers.tokens import token_subscriber, verify_token
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FEED = [{"name": "Left Voice", "url": str(REPO / "digest/demo/leftvoice-sample.xml")}]
 NOW = "2024-03-01T12:00:00Z"
-SECRET = "a-test-secret-that-signs-unsubscribe-links"
+pytestmark = pytest.mark.usefixtures("secret")
 UNSUBSCRIBE = re.compile(rb"^List-Unsubscribe: <([^>]+)>", re.M)
 SUBJECT = re.compile(rb"^Subject: (.*?)\r?$", re.M)
-
-
-@pytest.fixture(autouse=True)
-def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", SECRET)
-
-
-@pytest.fixture
-def send_config(write_config: Callable[..., Path], smtp_sink: SmtpSink) -> Callable[..., Path]:
-    """A config that builds the demo issue and mails it to the test's SMTP sink."""
-
-    def write(issue: dict[str, Any] | None = None, **smtp: Any) -> Path:
-        return write_config(
-            DEMO_FEED,
-            issue={"window_days": 10, **(issue or {})},
-            smtp={
-                "host": "127.0.0.1",
-                "port": smtp_sink.port,
-                "security": "none",
-                "rate_per_second": 5000,
-                "retry_delay": 0.05,
-                **smtp,
-            },
-        )
-
-    return write
 
 
 def add_subscribers(config: Path, count: int) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 from digest.config import load_config
 from digest.store.db import State
 from digest.subscribers import roster as subscribers
+from digest.util import check_address
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FEED = [{"name": "Left Voice", "url": str(REPO / "digest/demo/leftvoice-sample.xml")}]
@@ -171,7 +172,7 @@ def test_export_reads_back_with_import(config: Path, tmp_path: Path, cli: Callab
     ["a@example.org", "first.last+tag@sub.example.co.uk", "o'brien@example.ie", "x@bücher.de", "UPPER@EXAMPLE.ORG"],
 )
 def test_good_addresses_pass(address: str) -> None:
-    normalized = subscribers.check_address(f"  {address} ")
+    normalized = check_address(f"  {address} ")
     assert normalized.split("@")[0] == address.split("@")[0]
     assert normalized.isascii() and normalized.split("@")[1] == normalized.split("@")[1].lower()
 
@@ -179,7 +180,7 @@ def test_good_addresses_pass(address: str) -> None:
 @pytest.mark.parametrize("address", BAD_ADDRESSES)
 def test_bad_addresses_fail_with_a_reason(address: str) -> None:
     with pytest.raises(ValueError) as caught:
-        subscribers.check_address(address)
+        check_address(address)
     assert str(caught.value)
 
 

@@ -14,6 +14,7 @@ from digest.feeds.fetch import Fetched, fetch_all, is_http, read_file
 from digest.feeds.parse import NotAFeed, parse_feed
 from digest.models import Article, FeedResult, Window
 from digest.store.db import FeedState, State, iso, parse_iso
+from digest.util import plural
 
 
 @dataclass
@@ -124,8 +125,7 @@ def gather(settings: Settings, window: Window, state: State, now: datetime) -> G
     unique, dropped = dedupe(kept)
     if dropped:
         warnings.append(
-            f"{dropped} duplicate article{'s' if dropped != 1 else ''} (same guid or link in "
-            "several feeds or entries) kept once"
+            f"{plural(dropped, 'duplicate article')} (same guid or link in several feeds or entries) kept once"
         )
     unique.sort(key=lambda a: a.published or window.end, reverse=True)
     return Gathered(articles=unique, feeds=reports, warnings=warnings)

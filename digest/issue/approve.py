@@ -15,6 +15,7 @@ from digest.issue.pipeline import Built, Collected, assemble, collect, finish, m
 from digest.store import issues
 from digest.store.db import State
 from digest.store.issues import Frozen
+from digest.util import plural
 
 # Manifest key under which approval records each article's title as its feed gave it (before any rewrite).
 FEED_TITLES = "feed_titles"
@@ -103,7 +104,7 @@ def approval_drift(settings: Settings, frozen: Frozen, now: datetime, state: Sta
             )
     for feed, count in unchecked.items():
         warnings.append(
-            f"feed '{feed}' cannot be read now, so {count} approved article{'s' if count != 1 else ''} "
+            f"feed '{feed}' cannot be read now, so {plural(count, 'approved article')} "
             "from it could not be checked for changes"
         )
     return warnings

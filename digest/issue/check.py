@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Literal
 
 from digest.errors import DigestError
+from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, WARN_BYTES, plural
 
 Level = Literal["PASS", "WARN", "FAIL"]
-CLIP_BYTES = 102_000  # Gmail clips near here (folklore, measured 102–105 KB)
-WARN_BYTES = 90_000  # headroom for an ESP's link rewriting and tracking
 MIN_FONT_PX = 14.0
 MIN_WORDS = 50
 MAX_LINE = 998  # RFC 5322 §2.1.1
-PLACEHOLDER_HOST = "unsubscribe.invalid"  # render.UNSUBSCRIBE_PLACEHOLDER, substituted per recipient
+PLACEHOLDER_HOST = UNSUBSCRIBE_PLACEHOLDER.split("/")[2]  # substituted per recipient
 
 RGBA = tuple[float, float, float, float]
 WHITE: RGBA = (255.0, 255.0, 255.0, 1.0)
@@ -493,7 +492,7 @@ def _font_size(runs: list[TextRun]) -> Finding:
     return Finding(
         "FAIL",
         "font size",
-        f"{len(small)} run{'s' if len(small) != 1 else ''} of text under {MIN_FONT_PX:g}px: " + _examples(items),
+        f"{plural(len(small), 'run')} of text under {MIN_FONT_PX:g}px: " + _examples(items),
     )
 
 

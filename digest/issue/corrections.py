@@ -20,6 +20,7 @@ from digest.config import Settings
 from digest.errors import DigestError
 from digest.feeds import clean
 from digest.models import Article, Issue, Placed, Section
+from digest.util import atomic_write
 
 KINDS = ("intro", "lead", "drop", "move", "rewrite", "order")
 
@@ -48,9 +49,7 @@ def save(settings: Settings, issue_id: str, data: dict[str, Any]) -> Path:
     path = corrections_path(settings, issue_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     kept = {k: data[k] for k in KINDS if data.get(k)}
-    temporary = path.with_suffix(".yaml.tmp")
-    temporary.write_text(yaml.safe_dump(kept, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    temporary.replace(path)
+    atomic_write(path, yaml.safe_dump(kept, allow_unicode=True, sort_keys=False))
     return path
 
 

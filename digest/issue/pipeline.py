@@ -14,6 +14,7 @@ from digest.issue.group import Grouper
 from digest.issue.render import render
 from digest.models import Article, FeedResult, Issue, LeftOut, Placed, Rendered, Section, Window
 from digest.store.db import State, iso
+from digest.util import CLIP_BYTES, plural
 
 SAMPLE_RECIPIENT = "subscriber@example.org"
 
@@ -93,8 +94,7 @@ def assemble(
     for section in sections:
         if section.left_out:
             issue.warnings.append(
-                f"section '{section.title}' holds {section.left_out} more article"
-                f"{'s' if section.left_out != 1 else ''} than its cap "
+                f"section '{section.title}' holds {plural(section.left_out, 'more article')} than its cap "
                 f"(issue.max_per_section = {cfg.issue.max_per_section})"
             )
     return issue
@@ -120,7 +120,7 @@ def collect(settings: Settings, now: datetime, state: State, window: Window | No
     warnings = list(settings.warnings) + gathered.warnings
     if len(fresh) < len(gathered.articles):
         repeated = len(gathered.articles) - len(fresh)
-        warnings.append(f"{repeated} article{'s' if repeated != 1 else ''} already sent in an earlier issue left out")
+        warnings.append(f"{plural(repeated, 'article')} already sent in an earlier issue left out")
     return Collected(window=window, articles=fresh, feeds=gathered.feeds, warnings=warnings)
 
 
@@ -193,7 +193,7 @@ def manifest(built: Built, settings: Settings) -> dict[str, Any]:
         "size": {
             "html_bytes": html_bytes,
             "text_bytes": len(rendered.text.encode()),
-            "clip_bytes": 102_000,
+            "clip_bytes": CLIP_BYTES,
             "degraded": rendered.degraded,
         },
         "articles": issue.article_count,

@@ -22,10 +22,9 @@ from mjml import mjml2html
 from digest.config import Settings
 from digest.feeds.clean import add_utm
 from digest.models import Article, Issue, Rendered
+from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, plural
 
 # Personal parts are placeholders in the rendered issue, substituted per recipient at send time.
-UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.invalid/DIGEST-UNSUBSCRIBE-TOKEN"
-CLIP_BYTES = 102_000
 
 _MSO_MERGE = re.compile(r"<!\[endif\]-->\s*?<!--\[if mso \| IE\]>")
 _DOCTYPE = re.compile(r"^\s*<!doctype html>", re.I)
@@ -228,7 +227,7 @@ def render(issue: Issue, settings: Settings) -> tuple[Issue, Rendered]:
         moved = sum(len(s.more) for s in issue.sections)
         issue.warnings.append(
             f"the email would be {first_size:,} bytes, over the {budget:,}-byte budget (Gmail clips near "
-            f"{CLIP_BYTES:,}): {moved} article{'s' if moved != 1 else ''} became short headlines to fit"
+            f"{CLIP_BYTES:,}): {plural(moved, 'article')} became short headlines to fit"
         )
     text = render_text(issue, settings)
     return issue, Rendered(html=html, text=text, preheader=preheader(issue), subject=issue.subject, degraded=degraded)

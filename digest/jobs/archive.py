@@ -11,6 +11,7 @@ from digest.config import Settings
 from digest.issue.render import issue_web_url, personalize
 from digest.store.db import State, parse_iso
 from digest.store.issues import Frozen, get
+from digest.util import atomic_write
 
 
 @dataclass
@@ -34,12 +35,6 @@ def _entry(settings: Settings, frozen: Frozen) -> Entry:
     return Entry(frozen.id, frozen.rendered.subject, frozen.rendered.preheader, sent, url, f"{frozen.id}.html")
 
 
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
 def generic_unsubscribe_url(settings: Settings) -> str:
     """The archive is public: its unsubscribe link leads to a page, not to anyone's token."""
     base = settings.model.web.base_url or ""
@@ -55,11 +50,11 @@ def write_archive(settings: Settings, state: State) -> Path:
         entry = _entry(settings, frozen)
         page = folder / entry.file
         if not page.exists():
-            _write(page, personalize(frozen.rendered.html, generic_unsubscribe_url(settings), html=True))
+            atomic_write(page, personalize(frozen.rendered.html, generic_unsubscribe_url(settings), html=True))
         entries.append(entry)
     title = settings.model.newsletter.title
-    _write(folder / "index.html", _index(title, settings.model.newsletter.language, entries))
-    _write(folder / "feed.xml", _atom(settings, entries))
+    atomic_write(folder / "index.html", _index(title, settings.model.newsletter.language, entries))
+    atomic_write(folder / "feed.xml", _atom(settings, entries))
     return folder
 
 

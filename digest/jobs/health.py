@@ -11,6 +11,7 @@ from typing import Any
 from digest.config import Settings
 from digest.mail.smtp import connect
 from digest.store.db import State
+from digest.util import close_smtp
 
 FAILING_RUNS = 2  # a feed failing this many runs in a row is named in the report
 
@@ -71,8 +72,5 @@ def send_report(settings: Settings, message: EmailMessage) -> str | None:
     except (OSError, smtplib.SMTPException) as error:
         return f"the health report could not be sent: {error}"
     finally:
-        try:
-            conn.quit()
-        except (OSError, smtplib.SMTPException):
-            conn.close()
+        close_smtp(conn)
     return None

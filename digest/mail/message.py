@@ -9,19 +9,20 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from email.header import Header
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from pathlib import Path
 
 from markupsafe import escape
 
-from digest.config import Settings
-from digest.issue.render import UNSUBSCRIBE_PLACEHOLDER
+from digest.config import Config, Settings
+from digest.errors import ConfigError
 from digest.models import Rendered
+from digest.util import UNSUBSCRIBE_PLACEHOLDER, safe_name
 
 
 def _placeholder_pattern(text: str) -> re.Pattern[bytes]:
@@ -90,9 +91,34 @@ def _fill(template: Template, value: bytes) -> bytes:
     return b"".join(t if isinstance(t, bytes) else _refold(value.join(t)) for t in template)
 
 
-def _header(name: str, value: str) -> bytes:
-    encoded = value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
-    return f"{name}: {encoded}\r\n".encode()
+def header_line(name: str, value: str) -> bytes:
+    """One header, folded as RFC 5322 asks, through the email package's SMTP policy.
+
+    The policy refuses a CR or LF in the value (ValueError), folds with CRLF at 78 characters and encodes
+    non-ASCII text as RFC 2047 words of at most 75; a short printable ASCII value is already all of that.
+    """
+    if value.isascii() and value.isprintable() and len(name) + len(value) <= 76:
+        return f"{name}: {value}\r\n".encode()
+    parsed = SMTP.header_store_parse(name, value)[1]
+    folded: bytes = SMTP.fold_binary(name, parsed)
+    return folded
+
+
+def _composed(name: str, value: str) -> bytes:
+    """A header we compose from ASCII parts (a date, a message id, unsubscribe URLs): one unfolded line.
+
+    List-Unsubscribe stays unfolded because a relay that re-folds it breaks the DKIM signature over it.
+    """
+    if not (value.isascii() and value.isprintable()) or len(name) + len(value) > 996:
+        raise ValueError(f"the {name} header would not fit on one line: {value[:80]!r}")
+    return f"{name}: {value}\r\n".encode()
+
+
+def recipient_header(address: str, name: str = "") -> bytes:
+    """The To header: the bare address, or the name (made one safe line) and the address."""
+    if not name:
+        return _composed("To", address)
+    return header_line("To", str(Address(display_name=safe_name(name), addr_spec=address)))
 
 
 @dataclass
@@ -110,6 +136,16 @@ class Prepared:
     html_part: Template
     dkim: tuple[bytes, bytes, bytes] | None  # selector, domain, private key
 
+    fixed: tuple[bytes, bytes, bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The headers every copy shares are folded once: From; Subject; Reply-To and List-Id.
+        self.fixed = (
+            header_line("From", self.sender),
+            header_line("Subject", self.subject),
+            (header_line("Reply-To", self.reply_to) if self.reply_to else b"") + header_line("List-Id", self.list_id),
+        )
+
     def for_recipient(
         self, address: str, unsubscribe_url: str, date: datetime, name: str = "", message_id: str | None = None
     ) -> bytes:
@@ -117,15 +153,14 @@ class Prepared:
         unsubscribe = f"<{unsubscribe_url}>" + (f", <mailto:{self.mailto}?subject=unsubscribe>" if self.mailto else "")
         head = b"".join(
             [
-                _header("From", self.sender),
-                _header("To", formataddr((name, address), charset="utf-8") if name else address),
-                _header("Subject", self.subject),
-                _header("Date", format_datetime(date)),
-                _header("Message-ID", mid),
-                *([_header("Reply-To", self.reply_to)] if self.reply_to else []),
-                _header("List-Id", self.list_id),
-                _header("List-Unsubscribe", unsubscribe),
-                _header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                self.fixed[0],
+                recipient_header(address, name),
+                self.fixed[1],
+                _composed("Date", format_datetime(date)),
+                _composed("Message-ID", mid),
+                self.fixed[2],
+                _composed("List-Unsubscribe", unsubscribe),
+                _composed("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 self.mime_head,
             ]
         )
@@ -180,6 +215,21 @@ def prepare(settings: Settings, rendered: Rendered, test: bool = False) -> Prepa
         dkim_parts = (cfg.dkim.selector.encode(), (cfg.dkim.domain or cfg.newsletter.sender_domain).encode(), key)
     slug = re.sub(r"[^a-z0-9]+", "-", cfg.newsletter.title.lower()).strip("-") or "digest"
     subject = ("[TEST] " if test else "") + rendered.subject
+    try:
+        return _prepared(cfg, subject, mime_head, body, split, slug, dkim_parts)
+    except ValueError as error:  # config validation keeps line breaks out; this is the last line of defence
+        raise ConfigError(str(settings.path), [f"newsletter: a header cannot be written: {error}"]) from None
+
+
+def _prepared(
+    cfg: Config,
+    subject: str,
+    mime_head: bytes,
+    body: bytes,
+    split: int,
+    slug: str,
+    dkim_parts: tuple[bytes, bytes, bytes] | None,
+) -> Prepared:
     return Prepared(
         sender=cfg.newsletter.from_,
         domain=cfg.newsletter.sender_domain,

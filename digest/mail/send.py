@@ -39,6 +39,7 @@ from digest.store import issues
 from digest.store.db import State, iso, utcnow_iso
 from digest.store.issues import Frozen
 from digest.subscribers.tokens import unsubscribe_url
+from digest.util import close_smtp, plural
 
 MAX_RETRY_DELAY = 3600.0
 DISCONNECTS_PER_MESSAGE = 3  # a message that keeps dropping the connection is deferred like a 4xx
@@ -436,7 +437,7 @@ class Sender:
             self.queue.stop(str(error))
             raise
         finally:
-            _close(conn)
+            close_smtp(conn)
 
     def deliver(self, conn: smtplib.SMTP | None, who: Recipient) -> smtplib.SMTP | None:
         """Send one subscriber's copy; returns the connection to go on with (None when it dropped)."""
@@ -464,7 +465,7 @@ class Sender:
             except smtplib.SMTPResponseException as error:
                 self._refused(who, error.smtp_code, error.smtp_error, "DATA")
             except (smtplib.SMTPServerDisconnected, OSError):
-                _close(conn)
+                close_smtp(conn)
                 conn = None
                 self._count("reconnects")
                 continue
@@ -582,15 +583,6 @@ def _reset(conn: smtplib.SMTP) -> None:
         conn.rset()
 
 
-def _close(conn: smtplib.SMTP | None) -> None:
-    if conn is None:
-        return
-    try:
-        conn.quit()
-    except (OSError, smtplib.SMTPException):
-        conn.close()
-
-
 # choosing the issue
 
 
@@ -631,7 +623,7 @@ def choose_issue(settings: Settings, state: State, now: datetime, store: bool, t
     count = built.issue.article_count
     if count == 0 or count < settings.model.issue.min_articles:
         return (
-            f"issue {ident} has {count} article{'s' if count != 1 else ''} "
+            f"issue {ident} has {plural(count, 'article')} "
             f"(issue.min_articles = {settings.model.issue.min_articles}), so it is not sent"
         )
     if store:

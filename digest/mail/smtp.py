@@ -13,6 +13,7 @@ from digest.errors import SmtpConfigError
 from digest.mail.message import prepare
 from digest.models import Rendered
 from digest.subscribers.tokens import unsubscribe_url
+from digest.util import close_smtp
 
 
 def connect(settings: Settings) -> smtplib.SMTP:
@@ -90,8 +91,5 @@ def send_test(settings: Settings, rendered: Rendered, address: str, now: datetim
             f"the relay refused the test address {address}: {code} {text.decode(errors='replace')}"
         ) from None
     finally:
-        try:
-            conn.quit()
-        except (OSError, smtplib.SMTPException):
-            conn.close()
+        close_smtp(conn)
     return prepared.subject

@@ -16,13 +16,11 @@ from typing import TextIO
 
 from digest.errors import NotFound, SubscriberError
 from digest.store.db import State, utcnow_iso
+from digest.util import check_address, check_name
 
 STATUSES = ("active", "unsubscribed", "bounced")
 COLUMNS = ("email", "name", "language", "themes")
 
-# RFC 5322 dot-atom local part; quoted local parts and address literals are legal but never seen in real lists.
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 _THEME_SPLIT = re.compile(r"[\s,;|]+")
 _HEADER_NAMES = {"email": "email", "e-mail": "email", "address": "email", "mail": "email"}
@@ -48,34 +46,6 @@ class ImportReport:
     existing: int = 0  # already on the list: left as they are (an unsubscribed address stays unsubscribed)
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, line it repeats)
     bad: list[tuple[int, str]] = field(default_factory=list)
-
-
-def check_address(text: str) -> str:
-    """The address, trimmed and with its domain lower-cased; ValueError says what is wrong with it."""
-    address = text.strip()
-    if not address:
-        raise ValueError("the address is empty")
-    if any(c.isspace() for c in address) or any(c in address for c in '<>"(),:;[]\\'):
-        raise ValueError(f"{address!r} is not a bare address (no spaces, names or brackets)")
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain:
-        raise ValueError(f"{address!r} lacks a local part, an @ and a domain")
-    if not address.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ValueError(f"{address!r} has a domain that is not a valid internationalized name") from None
-        if not local.isascii():
-            raise ValueError(f"{address!r} has a non-ASCII local part, which needs SMTPUTF8 (not supported)")
-    if len(local) > 64 or not _LOCAL.match(local):
-        raise ValueError(f"{address!r} has an invalid local part before the @")
-    labels = domain.rstrip(".").split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
-        raise ValueError(f"{address!r} has an invalid domain (expected a name such as example.org)")
-    normalized = f"{local}@{'.'.join(labels).lower()}"
-    if len(normalized) > 254:
-        raise ValueError(f"{address!r} is longer than the 254 characters an address may have")
-    return normalized
 
 
 def _themes(text: str, known: set[str] | None) -> list[str]:
@@ -125,7 +95,7 @@ def add(
     unless `reactivate` is given (a person who unsubscribed must ask to come back)."""
     try:
         email = check_address(address)
-        fields = (name.strip(), _language(language), ",".join(_themes(themes, known_themes)))
+        fields = (check_name(name), _language(language), ",".join(_themes(themes, known_themes)))
     except ValueError as error:
         raise SubscriberError(str(error)) from None
     existing = get(state, email)
@@ -172,6 +142,7 @@ def import_csv(state: State, stream: TextIO, known_themes: set[str] | None = Non
             values = dict(zip(columns, cells, strict=False))
             try:
                 email = check_address(values.get("email", ""))
+                name = check_name(values.get("name", ""))
                 language = _language(values.get("language", ""))
                 themes = ",".join(_themes(values.get("themes", ""), known_themes))
             except ValueError as error:
@@ -182,7 +153,7 @@ def import_csv(state: State, stream: TextIO, known_themes: set[str] | None = Non
                 report.duplicates.append((number, seen[key]))
                 continue
             seen[key] = number
-            rows.append((email, values.get("name", ""), language, themes))
+            rows.append((email, name, language, themes))
     except (csv.Error, UnicodeDecodeError) as error:
         raise SubscriberError(f"line {reader.line_num + 1} of the CSV cannot be read: {error}") from None
     now = utcnow_iso()

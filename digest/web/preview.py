@@ -37,12 +37,13 @@ from digest.errors import ConfigError, DigestError
 from digest.issue import corrections
 from digest.issue.approve import approve
 from digest.issue.pipeline import SAMPLE_RECIPIENT, Built, Collected, assemble, collect, finish, manifest
-from digest.issue.render import CLIP_BYTES, personalize, template_dirs
+from digest.issue.render import personalize, template_dirs
 from digest.mail.smtp import send_test
 from digest.models import Issue
 from digest.store import issues
 from digest.store.db import State
 from digest.subscribers.tokens import unsubscribe_url
+from digest.util import CLIP_BYTES
 
 Clock = Callable[[Settings], datetime]
 Stamp = tuple[tuple[str, int, int], ...]
