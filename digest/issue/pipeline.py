@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from digest.config import Settings
 from digest.feeds import clean
 from digest.feeds.gather import gather
+from digest.i18n import dates
 from digest.issue.group import Grouper
 from digest.issue.render import render
 from digest.models import Article, FeedResult, Issue, LeftOut, Placed, Rendered, Section, Window
@@ -50,8 +51,7 @@ def period_window(settings: Settings, state: State, now: datetime) -> Window:
 
 def _subject(settings: Settings, issue_id_: str, window: Window) -> str:
     cfg = settings.model.newsletter
-    local = window.end.astimezone(ZoneInfo(cfg.timezone))
-    date = f"{local:%B} {local.day}, {local.year}"
+    date = dates.long_day(window.end, cfg.language, ZoneInfo(cfg.timezone))
     return cfg.subject.format(title=cfg.title, date=date, issue=issue_id_)
 
 

@@ -21,6 +21,7 @@ from mjml import mjml2html
 
 from digest.config import Settings
 from digest.feeds.clean import add_utm
+from digest.i18n import dates, install, translations
 from digest.models import Article, Issue, Rendered
 from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, plural
 
@@ -54,7 +55,7 @@ def _wrap(text: str, width: int = 76, indent: str = "") -> str:
 
 
 @lru_cache(maxsize=8)
-def _environment(dirs: tuple[Path, ...], html: bool) -> jinja2.Environment:
+def _environment(dirs: tuple[Path, ...], html: bool, language: str = "en") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
         autoescape=html,
@@ -65,17 +66,14 @@ def _environment(dirs: tuple[Path, ...], html: bool) -> jinja2.Environment:
         auto_reload=True,
     )
     env.filters["wrap"] = _wrap
+    install(env, language)
     return env
-
-
-def _date(moment: Any, zone: ZoneInfo) -> str:
-    local = moment.astimezone(zone)
-    return f"{local:%b} {local.day}, {local.year}"
 
 
 def _context(issue: Issue, settings: Settings, html: bool) -> dict[str, Any]:
     cfg = settings.model
     zone = ZoneInfo(cfg.newsletter.timezone)
+    language = cfg.newsletter.language
     utm = cfg.utm
 
     def link(article: Article) -> str:
@@ -87,7 +85,7 @@ def _context(issue: Issue, settings: Settings, html: bool) -> dict[str, Any]:
     def meta_text(article: Article) -> str:
         parts = [article.author] if article.author else []
         if article.published and article.dated_by == "feed":
-            parts.append(_date(article.published, zone))
+            parts.append(dates.day(article.published, language, zone))
         return " · ".join(parts)
 
     def meta(article: Article) -> Markup:
@@ -97,8 +95,6 @@ def _context(issue: Issue, settings: Settings, html: bool) -> dict[str, Any]:
     def rtl(article: Article) -> Markup:
         return Markup(' dir="rtl" style="text-align:right"') if article.rtl else Markup("")
 
-    start = issue.window.start.astimezone(zone)
-    last = issue.window.end.astimezone(zone)
     web_url = issue_web_url(settings, issue.id)
     site = cfg.web.base_url
     return {
@@ -109,7 +105,7 @@ def _context(issue: Issue, settings: Settings, html: bool) -> dict[str, Any]:
         "sections": [s for s in issue.sections if s.items or s.more],
         "lead": issue.lead,
         "intro": issue.intro,
-        "date_line": f"{_date(start, zone)} – {_date(last, zone)} · Issue {issue.id}",
+        "date_line": date_line(issue, language, zone),
         "preheader": preheader(issue),
         "web_url": web_url,
         "site_url": site,
@@ -121,6 +117,12 @@ def _context(issue: Issue, settings: Settings, html: bool) -> dict[str, Any]:
         "meta_text": meta_text,
         "rtl": rtl,
     }
+
+
+def date_line(issue: Issue, language: str, zone: ZoneInfo) -> str:
+    """'Feb 20, 2024 – Mar 1, 2024 · Issue 2024-W09', in the newsletter's language and time zone."""
+    span = dates.day_span(issue.window.start, issue.window.end, language, zone)
+    return translations(language).gettext("%(dates)s · Issue %(issue)s") % {"dates": span, "issue": issue.id}
 
 
 def issue_web_url(settings: Settings, issue_id: str) -> str | None:
@@ -178,7 +180,8 @@ def inline_css(html: str, css: str) -> str:
 
 def _compile(issue: Issue, settings: Settings) -> str:
     dirs = tuple(template_dirs(settings))
-    source = _environment(dirs, True).get_template("email.mjml.j2").render(_context(issue, settings, True))
+    language = settings.model.newsletter.language
+    source = _environment(dirs, True, language).get_template("email.mjml.j2").render(_context(issue, settings, True))
     # MRML rejects indentation or CRLF between head children: normalise before compiling.
     source = "\n".join(line.rstrip() for line in source.replace("\r\n", "\n").split("\n"))
     html: str = mjml2html(source, disable_comments=True, fonts={})
@@ -188,7 +191,8 @@ def _compile(issue: Issue, settings: Settings) -> str:
 
 def render_text(issue: Issue, settings: Settings) -> str:
     dirs = tuple(template_dirs(settings))
-    text = _environment(dirs, False).get_template("email.txt.j2").render(_context(issue, settings, False))
+    env = _environment(dirs, False, settings.model.newsletter.language)
+    text = env.get_template("email.txt.j2").render(_context(issue, settings, False))
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 

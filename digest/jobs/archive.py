@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from digest.config import Settings
+from digest.i18n import dates, translations
 from digest.issue.render import issue_web_url, personalize
 from digest.store.db import State, parse_iso
 from digest.store.issues import Frozen, get
@@ -52,25 +54,31 @@ def write_archive(settings: Settings, state: State) -> Path:
         if not page.exists():
             atomic_write(page, personalize(frozen.rendered.html, generic_unsubscribe_url(settings), html=True))
         entries.append(entry)
-    title = settings.model.newsletter.title
-    atomic_write(folder / "index.html", _index(title, settings.model.newsletter.language, entries))
+    newsletter = settings.model.newsletter
+    index = _index(newsletter.title, newsletter.language, entries, ZoneInfo(newsletter.timezone))
+    atomic_write(folder / "index.html", index)
     atomic_write(folder / "feed.xml", _atom(settings, entries))
     return folder
 
 
-def _index(title: str, language: str, entries: list[Entry]) -> str:
-    items = "\n".join(
-        f'<li><a href="{escape(e.file)}">{escape(e.subject)}</a> <small>{e.sent_at:%Y-%m-%d}</small>'
-        f"<br>{escape(e.preheader)}</li>"
-        for e in entries
-    )
+def _index(title: str, language: str, entries: list[Entry], zone: ZoneInfo) -> str:
+    items = "\n".join(_item(e, language, zone) for e in entries)
+    heading = translations(language).gettext("%(title)s: past issues") % {"title": title}
     return (
         f'<!doctype html>\n<html lang="{escape(language)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{escape(title)}: past issues</title><link rel="alternate" type="application/atom+xml" '
+        f'<title>{escape(heading)}</title><link rel="alternate" type="application/atom+xml" '
         f'href="feed.xml" title="{escape(title)}"></head>\n<body style="font-family:Georgia,serif;max-width:640px;'
-        f'margin:2em auto;padding:0 1em;line-height:1.5"><h1>{escape(title)}: past issues</h1>\n<ul>\n{items}\n</ul>\n'
+        f'margin:2em auto;padding:0 1em;line-height:1.5"><h1>{escape(heading)}</h1>\n<ul>\n{items}\n</ul>\n'
         "</body></html>\n"
+    )
+
+
+def _item(entry: Entry, language: str, zone: ZoneInfo) -> str:
+    sent = entry.sent_at.astimezone(zone)
+    return (
+        f'<li><a href="{escape(entry.file)}">{escape(entry.subject)}</a> <small><time datetime="{sent:%Y-%m-%d}">'
+        f"{escape(dates.day(sent, language))}</time></small><br>{escape(entry.preheader)}</li>"
     )
 
 
