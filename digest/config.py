@@ -10,9 +10,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from digest.errors import ConfigError
+from digest.i18n import N_, locale_of, normalize, translations
 from digest.util import WARN_BYTES
 
 
@@ -40,6 +41,12 @@ class Newsletter(_Model):
             raise ValueError(f"expected an IANA time zone such as America/New_York but received {value!r}") from None
         return value
 
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        locale_of(value)  # raises ValueError naming what was expected
+        return normalize(value)
+
     @field_validator("from_")
     @classmethod
     def _an_address(cls, value: str) -> str:
@@ -62,20 +69,72 @@ class FeedConfig(_Model):
     categories: list[str] = []  # categories given to every article of this feed
 
 
+def _language(info: ValidationInfo) -> str:
+    """The newsletter's language, which `parse_config` passes down so titles can be chosen while validating."""
+    context = info.context if isinstance(info.context, dict) else {}
+    language = context.get("language")
+    return language if isinstance(language, str) else "en"
+
+
+def _titles(value: Any) -> Any:
+    """Keep every language's title (`title: {en: Labor, es: Trabajo}`) for pages in a reader's own language."""
+    if isinstance(value, dict) and isinstance(value.get("title"), dict) and "titles" not in value:
+        return {**value, "titles": value["title"]}
+    return value
+
+
+def _title_in(value: Any, language: str) -> Any:
+    """One title out of `{en: Labor, es: Trabajo, pt: Trabalho}`: the language's, its base language's, else English."""
+    if not isinstance(value, dict):
+        return value
+    if not value or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()):
+        raise ValueError(f"expected a title, or titles by language such as {{en: Labor, es: Trabajo}}, not {value!r}")
+    by_tag = {normalize(k): v for k, v in value.items()}
+    for candidate in (normalize(language), normalize(language).split("-")[0], "en"):
+        if candidate in by_tag:
+            return by_tag[candidate]
+    raise ValueError(f"expected a title in {normalize(language)!r} or 'en' but found only {', '.join(sorted(by_tag))}")
+
+
 class Theme(_Model):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    title: str
+    title: str  # in config.yaml a string, or one per language: {en: Labor, es: Trabajo, pt: Trabalho}
+    titles: dict[str, str] = {}  # every language's title, when config.yaml gave several
     categories: list[str] = []
     keywords: list[str] = []
     title_keywords: list[str] = []  # terms that count only in a title
     exclude: list[str] = []
     min_score: float | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_titles(cls, value: Any) -> Any:
+        return _titles(value)
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _one_title(cls, value: Any, info: ValidationInfo) -> Any:
+        return _title_in(value, _language(info))
+
+
+CATCH_ALL_TITLE = N_("More this week")
+
 
 class CatchAll(_Model):
     enabled: bool = True
     slug: str = "more"
-    title: str = "More this week"
+    title: str = CATCH_ALL_TITLE  # in the newsletter's language (see Config._catch_all_title)
+    titles: dict[str, str] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_titles(cls, value: Any) -> Any:
+        return _titles(value)
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _one_title(cls, value: Any, info: ValidationInfo) -> Any:
+        return _title_in(value, _language(info))
 
 
 class Weights(_Model):
@@ -192,6 +251,13 @@ class Config(_Model):
             seen.add(theme.slug)
         return themes
 
+    @model_validator(mode="after")
+    def _catch_all_title(self) -> Config:
+        if self.catch_all.title == CATCH_ALL_TITLE:  # the default speaks the newsletter's language
+            title = translations(self.newsletter.language).gettext(CATCH_ALL_TITLE)
+            self.catch_all = self.catch_all.model_copy(update={"title": title})
+        return self
+
 
 @dataclass
 class Settings:
@@ -292,8 +358,10 @@ def parse_config(data: Any, path: Path, strict: bool = False) -> Settings:
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"expected a mapping of settings but the file holds {_describe(data)}"])
     warnings = [f"{path}: unknown key '{key}' is ignored (a typo?)" for key in _unknown_keys(data, Config)]
+    newsletter = data.get("newsletter")
+    language = newsletter.get("language") if isinstance(newsletter, dict) else None
     try:
-        model = Config.model_validate(data)
+        model = Config.model_validate(data, context={"language": language if isinstance(language, str) else "en"})
     except ValidationError as error:
         raise ConfigError(str(path), _problems(error)) from None
     if strict and warnings:
