@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from digest.errors import DigestError
+from digest.i18n import same_language
 from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, WARN_BYTES, plural
 
 Level = Literal["PASS", "WARN", "FAIL"]
@@ -596,8 +597,15 @@ def _tables(elements: list[Node]) -> Finding:
     )
 
 
-def check_html(html: str) -> list[Finding]:
-    """Lint an email's HTML: size, accessibility, dark mode and safety."""
+def _lang(declared: str, expected: str | None) -> Finding:
+    """The lang attribute is there, and names the newsletter's language when that is known."""
+    if declared and expected and not same_language(declared, expected):
+        return Finding("FAIL", "html lang", f'lang="{declared}" but the newsletter\'s language is {expected!r}')
+    return _verdict(bool(declared), "html lang", f'lang="{declared}"', "<html> has no lang attribute")
+
+
+def check_html(html: str, language: str | None = None) -> list[Finding]:
+    """Lint an email's HTML: size, accessibility, dark mode and safety; `language`: the lang it must declare."""
     root, declarations = parse_html(html)
     elements = list(root.iter())[1:]
     html_node = next((n for n in elements if n.tag == "html"), None)
@@ -617,7 +625,7 @@ def check_html(html: str) -> list[Finding]:
         )
     )
     lang = html_node.attrs.get("lang", "").strip() if html_node else ""
-    findings.append(_verdict(bool(lang), "html lang", f'lang="{lang}"', "<html> has no lang attribute"))
+    findings.append(_lang(lang, language))
     direction = html_node.attrs.get("dir", "") if html_node else ""
     findings.append(_verdict(bool(direction), "html dir", f'dir="{direction}"', "<html> has no dir attribute", "WARN"))
     titles = [" ".join(n.text().split()) for n in elements if n.tag == "title"]
@@ -757,7 +765,7 @@ def _qp_lines(parts: list[MIMEPart]) -> Finding:
     )
 
 
-def check_eml(raw: bytes) -> list[Finding]:
+def check_eml(raw: bytes, language: str | None = None) -> list[Finding]:
     """Lint a message: headers, MIME order, one-click unsubscribe, line length, DKIM coverage, and its HTML."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
@@ -835,14 +843,14 @@ def check_eml(raw: bytes) -> list[Finding]:
             f"the HTML part still holds the placeholder {PLACEHOLDER_HOST}",
         )
     )
-    return findings + check_html(html)
+    return findings + check_html(html, language)
 
 
 # --- files and the report ----------------------------------------------------------------------------
 
 
-def check_file(path: Path) -> list[Finding]:
-    """Check a built .html or .eml (by extension; otherwise by content)."""
+def check_file(path: Path, language: str | None = None) -> list[Finding]:
+    """Check a built .html or .eml (by extension; otherwise by content), its lang against `language` if given."""
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -850,9 +858,9 @@ def check_file(path: Path) -> list[Finding]:
     suffix = path.suffix.lower()
     looks_html = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
     if suffix == ".eml" or (suffix not in (".html", ".htm") and not looks_html):
-        return check_eml(data)
+        return check_eml(data, language)
     try:
-        return check_html(data.decode("utf-8"))
+        return check_html(data.decode("utf-8"), language)
     except UnicodeDecodeError as error:
         raise DigestError(f"{path}: not UTF-8 at byte {error.start}; digest writes its HTML as UTF-8") from None
 
