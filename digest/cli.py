@@ -23,8 +23,25 @@ from digest.util import plural
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def demo_config_path() -> Path:
-    return Path(str(resources.files("digest.demo").joinpath("config.yaml")))
+DEMO_LANGUAGES = ("en", "es", "pt")
+
+
+def demo_config_path(language: str = "en") -> Path:
+    """The demo's config: config.yaml in English, config.<lang>.yaml for the other editions."""
+    name = "config.yaml" if language == "en" else f"config.{language}.yaml"
+    return Path(str(resources.files("digest.demo").joinpath(name)))
+
+
+def demo_option(what: str) -> Callable[[F], F]:
+    """`--demo` alone is the English demo; `--demo es` or `--demo pt` its Spanish or Portuguese edition."""
+    return click.option(
+        "--demo",
+        type=click.Choice(DEMO_LANGUAGES),
+        is_flag=False,
+        flag_value="en",
+        default=None,
+        help=f"{what} the sample issue shipped with digest (offline), in English or the given language.",
+    )
 
 
 def parse_now(value: str | None, settings: Settings | None = None) -> datetime:
@@ -68,15 +85,15 @@ def config_option(func: F) -> F:
     )(func)
 
 
-def load(config_path: str, demo: bool = False, strict: bool = False) -> Settings:
-    settings = load_config(demo_config_path() if demo else Path(config_path), strict=strict)
+def load(config_path: str, demo: str | None = None, strict: bool = False) -> Settings:
+    settings = load_config(demo_config_path(demo) if demo else Path(config_path), strict=strict)
     for warning in settings.warnings:
         click.echo(f"warning: {warning}", err=True)
     return settings
 
 
 @contextmanager
-def open_state(settings: Settings, demo: bool = False) -> Iterator[State]:
+def open_state(settings: Settings, demo: str | None = None) -> Iterator[State]:
     """The state file; the demo keeps its state in a throw-away folder so it always builds the same issue."""
     if demo:
         with tempfile.TemporaryDirectory(prefix="digest-demo-") as folder, State(Path(folder) / "demo.db") as st:
@@ -95,7 +112,7 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @config_option
-@click.option("--demo", is_flag=True, help="Build the sample issue from the feed shipped with digest (offline).")
+@demo_option("Build")
 @click.option("--now", help="The clock the issue is built for (ISO 8601); defaults to now.")
 @click.option(
     "--out",
@@ -106,7 +123,7 @@ def main(verbose: bool) -> None:
 )
 @click.option("--strict", is_flag=True, help="Treat config warnings (unknown keys) as errors.")
 @friendly
-def build(config_path: str, demo: bool, now: str | None, out: str, strict: bool) -> None:
+def build(config_path: str, demo: str | None, now: str | None, out: str, strict: bool) -> None:
     """Gather the feeds, group the articles and render the issue into --out."""
     from digest.issue.pipeline import build_issue
     from digest.jobs.outputs import write_outputs
@@ -158,12 +175,15 @@ def explain(config_path: str, query: str, now: str | None) -> None:
 @main.command()
 @config_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--language", help="The language the issue must declare in lang; defaults to the config's, if any.")
 @friendly
-def check(config_path: str, file: str) -> None:
+def check(config_path: str, file: str, language: str | None) -> None:
     """Lint a built .html or .eml: size, accessibility, safety and headers; exit 1 on any FAIL."""
     from digest.issue.check import check_file, failed, report
 
-    findings = check_file(Path(file))
+    if language is None and Path(config_path).is_file():
+        language = load(config_path).model.newsletter.language
+    findings = check_file(Path(file), language)
     click.echo(report(findings, file))
     if failed(findings):
         sys.exit(1)
@@ -171,12 +191,12 @@ def check(config_path: str, file: str) -> None:
 
 @main.command()
 @config_option
-@click.option("--demo", is_flag=True, help="Preview the sample issue shipped with digest (offline).")
+@demo_option("Preview")
 @click.option("--now", help="The clock the issue is built for (ISO 8601); defaults to now.")
 @click.option("--host", help="The address to listen on; defaults to preview.host, 127.0.0.1.")
 @click.option("--port", type=int, help="The port to listen on; defaults to preview.port, 8025 (0: any free one).")
 @friendly
-def preview(config_path: str, demo: bool, now: str | None, host: str | None, port: int | None) -> None:
+def preview(config_path: str, demo: str | None, now: str | None, host: str | None, port: int | None) -> None:
     """Serve the editors' page: the coming issue as sent, why each article is where it is, corrections."""
     import signal
 
