@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from digest.errors import ConfigError
-from digest.i18n import N_, locale_of, normalize, translations
+from digest.i18n import N_, in_language, locale_of, normalize, translations
 from digest.util import WARN_BYTES
 
 
@@ -76,65 +76,51 @@ def _language(info: ValidationInfo) -> str:
     return language if isinstance(language, str) else "en"
 
 
-def _titles(value: Any) -> Any:
-    """Keep every language's title (`title: {en: Labor, es: Trabajo}`) for pages in a reader's own language."""
-    if isinstance(value, dict) and isinstance(value.get("title"), dict) and "titles" not in value:
-        return {**value, "titles": value["title"]}
-    return value
+class _Titled(_Model):
+    """A model whose `title` config.yaml may give per language: {en: Labor, es: Trabajo, pt: Trabalho}."""
 
-
-def _title_in(value: Any, language: str) -> Any:
-    """One title out of `{en: Labor, es: Trabajo, pt: Trabalho}`: the language's, its base language's, else English."""
-    if not isinstance(value, dict):
-        return value
-    if not value or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()):
-        raise ValueError(f"expected a title, or titles by language such as {{en: Labor, es: Trabajo}}, not {value!r}")
-    by_tag = {normalize(k): v for k, v in value.items()}
-    for candidate in (normalize(language), normalize(language).split("-")[0], "en"):
-        if candidate in by_tag:
-            return by_tag[candidate]
-    raise ValueError(f"expected a title in {normalize(language)!r} or 'en' but found only {', '.join(sorted(by_tag))}")
-
-
-class Theme(_Model):
-    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    title: str  # in config.yaml a string, or one per language: {en: Labor, es: Trabajo, pt: Trabalho}
     titles: dict[str, str] = {}  # every language's title, when config.yaml gave several
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_titles(cls, value: Any) -> Any:
+        """Every language's title is kept for the pages a reader sees in their own language."""
+        if isinstance(value, dict) and isinstance(value.get("title"), dict) and "titles" not in value:
+            return {**value, "titles": value["title"]}
+        return value
+
+    @field_validator("title", mode="before", check_fields=False)
+    @classmethod
+    def _one_title(cls, value: Any, info: ValidationInfo) -> Any:
+        """The newsletter's language's title, its base language's, else the English one."""
+        if not isinstance(value, dict):
+            return value
+        if not value or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()):
+            raise ValueError(f"expected a title, or titles by language like {{en: Labor, es: Trabajo}}, not {value!r}")
+        language = _language(info)
+        chosen = in_language(value, language)
+        if chosen is None:
+            raise ValueError(f"expected a title in {normalize(language)!r} or 'en' but found only {', '.join(value)}")
+        return chosen
+
+
+class Theme(_Titled):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str  # in config.yaml a string, or one per language
     categories: list[str] = []
     keywords: list[str] = []
     title_keywords: list[str] = []  # terms that count only in a title
     exclude: list[str] = []
     min_score: float | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _keep_titles(cls, value: Any) -> Any:
-        return _titles(value)
-
-    @field_validator("title", mode="before")
-    @classmethod
-    def _one_title(cls, value: Any, info: ValidationInfo) -> Any:
-        return _title_in(value, _language(info))
-
 
 CATCH_ALL_TITLE = N_("More this week")
 
 
-class CatchAll(_Model):
+class CatchAll(_Titled):
     enabled: bool = True
     slug: str = "more"
-    title: str = CATCH_ALL_TITLE  # in the newsletter's language (see Config._catch_all_title)
-    titles: dict[str, str] = {}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keep_titles(cls, value: Any) -> Any:
-        return _titles(value)
-
-    @field_validator("title", mode="before")
-    @classmethod
-    def _one_title(cls, value: Any, info: ValidationInfo) -> Any:
-        return _title_in(value, _language(info))
+    title: str = CATCH_ALL_TITLE  # by default in the newsletter's language (Config._catch_all_title)
 
 
 class Weights(_Model):

@@ -175,7 +175,7 @@ def test_bad_languages_and_titles_are_reported_by_key(tmp_path: Path) -> None:
         )
     message = str(caught.value)
     assert "newsletter.language: expected a language tag such as en, es or pt-BR but received 'klingon'" in message
-    assert "themes[1].title: expected a title, or titles by language" in message
+    assert "themes[1].title: expected a title, or titles by language like" in message
     with pytest.raises(ConfigError, match=r"themes\[0\].title: expected a title in 'es' or 'en' but found only pt"):
         settings_for("es", tmp_path, themes=[{"slug": "a", "title": {"pt": "Trabalho"}}])
 

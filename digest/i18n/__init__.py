@@ -8,6 +8,7 @@ compiled in memory on first use (see `translations`).
 from __future__ import annotations
 
 import gettext
+from collections.abc import Mapping
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
@@ -50,6 +51,16 @@ def same_language(declared: str, expected: str) -> bool:
     first, second = normalize(declared).split("-"), normalize(expected).split("-")
     shorter = min(len(first), len(second))
     return first[:shorter] == second[:shorter]
+
+
+def in_language(values: Mapping[str, str], tag: str) -> str | None:
+    """The value for a language out of one per language: its own, its base language's (es-AR → es), else English."""
+    by_tag = {normalize(key): value for key, value in values.items()}
+    wanted = normalize(tag)
+    for candidate in (wanted, wanted.split("-")[0], SOURCE_LANGUAGE):
+        if candidate in by_tag:
+            return by_tag[candidate]
+    return None
 
 
 def catalog_languages() -> list[str]:
