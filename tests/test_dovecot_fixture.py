@@ -9,7 +9,10 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from conftest import REPO
 from dovecot import Dovecot, available
+
+from digest.subscribers.reports import Kind, read_report
 
 # Skipped on a machine without Dovecot, never in CI, where .ci/run installs it: there a missing server fails.
 pytestmark = pytest.mark.skipif(
@@ -110,3 +113,35 @@ def test_stop_frees_the_port_and_removes_the_temp_dir() -> None:
     assert not root.exists()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
+
+
+def test_real_bounce_samples_in_the_maildir_are_read_and_only_reports_are_filed(dovecot: Dovecot) -> None:
+    # The reading half end to end, as `digest bounces fetch` will do it: reports are filed, the rest untouched.
+    samples = {
+        "sisimai/lhost-postfix-31.eml": Kind.HARD,
+        "sisimai/arf-14.eml": Kind.COMPLAINT,
+        "sisimai/rfc3834-01.eml": Kind.AUTOREPLY,
+        "mailparser/mail_test_16.eml": Kind.UNRELATED,
+    }
+    for name in samples:
+        dovecot.deliver((REPO / "tests" / "data" / "bounces" / name).read_bytes())
+    client = dovecot.connect()
+    try:
+        client.create("Processed")
+        client.select("INBOX")
+        _, data = client.uid("SEARCH", None, "ALL")
+        kinds = []
+        for uid in data[0].split():
+            _, fetched = client.uid("FETCH", uid, "(BODY.PEEK[])")
+            report = read_report(fetched[0][1])
+            kinds.append(report.kind)
+            if report.kind in (Kind.HARD, Kind.SOFT, Kind.DELAYED, Kind.COMPLAINT):
+                assert client.uid("MOVE", uid, "Processed")[0] == "OK"
+        assert sorted(kinds) == sorted(samples.values())
+        _, data = client.uid("SEARCH", None, "UNSEEN")
+        assert len(data[0].split()) == 2  # the auto-reply and the spam: still there, still unread
+        client.select("Processed")
+        _, data = client.uid("SEARCH", None, "ALL")
+        assert len(data[0].split()) == 2
+    finally:
+        client.logout()
