@@ -17,7 +17,11 @@ NOW = "2026-02-18T12:00:00Z"
 def real_week_files() -> list[Path]:
     """The 17 feeds captured on 17–18 Feb 2026: one real week."""
     manifest = json.loads((FEEDS / "manifest.json").read_text())
-    return [FEEDS / row["file"] for row in manifest if row["repo"] == "kagisearch/fastfeedparser"]
+    return [
+        FEEDS / row["file"]
+        for row in manifest
+        if row["repo"] == "kagisearch/fastfeedparser" and row["file"].startswith("real/")
+    ]
 
 
 def write_config(folder: Path, feeds: list[dict[str, str]] | None = None, templates: bool = False) -> Path:

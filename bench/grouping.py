@@ -1,25 +1,41 @@
-"""Agreement with the hand labels (tests/data/grouping_labels.csv), before and after scored themes.
+"""Agreement with the hand labels, per theme, on the tuning week and on the unseen set, and the group stage's time.
 
-Before: the first theme in config order whose category or keyword matches (PRODUCT.md's keyword lists).
-After: the scored themes of the shipped config.yaml.
+Rows: first-match keyword rules (PRODUCT.md's lists); v1, the scored themes as shipped before context rules
+(bench/data/themes_v1.yaml); now, the shipped config.yaml. Sets: the tuning week (tests/data/grouping_labels.csv)
+and the unseen set (tests/data/grouping_unseen.csv) in its dev half, its held-out half and whole.
 
-    .venv/bin/python bench/grouping.py
+    .venv/bin/python bench/grouping.py [--all]     # --all: also count the unclear labels
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from common import FEEDS  # noqa: E402
-from grouping_eval import Labelled, evaluate, load_labelled, macro_f1, predict_with  # noqa: E402
+from common import FEEDS, real_week_files  # noqa: E402
+from grouping_eval import (  # noqa: E402
+    Labelled,
+    evaluate,
+    load_labelled,
+    load_unseen,
+    macro_f1,
+    predict_with,
+    with_unseen_feeds,
+)
 
-from digest.config import load_config  # noqa: E402
+from digest.config import Config, load_config  # noqa: E402
 from digest.feeds.clean import fold  # noqa: E402
-from digest.issue.group import Term, Words  # noqa: E402
+from digest.feeds.parse import parse_feed  # noqa: E402
+from digest.issue.group import Grouper, Term, Words  # noqa: E402
 from digest.models import Article  # noqa: E402
 
 # The themes of PRODUCT.md's example config, filed by the first match.
@@ -50,21 +66,53 @@ def _contains(words: Words, term: Term) -> bool:
     return any(tuple(words.stems[i : i + n]) == term.stems for i in range(len(words.stems)))
 
 
-def report(name: str, items: list[Labelled], predict: object, clear_only: bool) -> None:
-    metrics = evaluate(items, predict, clear_only)  # type: ignore[arg-type]
-    cells = "  ".join(f"{t} P={m.precision:.2f} R={m.recall:.2f} F1={m.f1:.2f}" for t, m in metrics.items())
-    print(f"  {name:<7} macro-F1 {macro_f1(metrics):.3f}  {cells}")
+def v1_config(shipped: Config) -> Config:
+    old = yaml.safe_load((REPO / "bench" / "data" / "themes_v1.yaml").read_text(encoding="utf-8"))
+    return Config.model_validate({**shipped.model_dump(by_alias=True), **old})
+
+
+def report(name: str, items: list[Labelled], predict: Callable[[Article], str], clear_only: bool) -> None:
+    metrics = evaluate(items, predict, clear_only)
+    cells = "  ".join(
+        f"{t} P={m.precision:.2f} R={m.recall:.2f} F1={m.f1:.2f} (n={m.support})" for t, m in metrics.items()
+    )
+    print(f"    {name:<12} macro-F1 {macro_f1(metrics):.3f}  {cells}")
+
+
+def group_stage_ms(config: Config, runs: int = 9) -> float:
+    """The median time to group the real week's articles (the group stage of bench/build.py, without I/O)."""
+    articles = []
+    for path in real_week_files():
+        articles.extend(parse_feed(path.read_bytes(), path.stem, "https://example.org/feed/").articles)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        Grouper(config).group(articles)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000
 
 
 def main() -> None:
-    items = load_labelled(FEEDS)
-    after = predict_with(load_config(REPO / "config.yaml").model)
-    clear = sum(1 for i in items if i.clear)
-    print(f"{len(items)} labelled articles, {clear} clearly labelled")
-    for clear_only in (True, False):
-        print("clearly-labelled articles:" if clear_only else "all labelled articles:")
-        report("before", items, first_match, clear_only)
-        report("after", items, after, clear_only)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--all", action="store_true", help="also count the articles whose label is unclear")
+    clear_only = not parser.parse_args().all
+    shipped = load_config(REPO / "config.yaml").model
+    configs = {"v1": v1_config(shipped), "now": shipped}
+    sets = {
+        "tuning week": (load_labelled(FEEDS), lambda c: c),
+        "unseen, dev": (load_unseen(FEEDS, "dev"), with_unseen_feeds),
+        "unseen, held-out": (load_unseen(FEEDS, "held-out"), with_unseen_feeds),
+        "unseen, all": (load_unseen(FEEDS), with_unseen_feeds),
+    }
+    print("clearly-labelled articles" if clear_only else "all labelled articles, clear or not")
+    for title, (items, declare) in sets.items():
+        counted = sum(1 for i in items if i.clear or not clear_only)
+        print(f"  {title}: {counted} articles")
+        report("first-match", items, first_match, clear_only)
+        for name, config in configs.items():
+            report(name, items, predict_with(declare(config)), clear_only)
+    for name, config in configs.items():
+        print(f"  group stage, real week, {name}: {group_stage_ms(config):.1f} ms (median of 9)")
 
 
 if __name__ == "__main__":
