@@ -35,7 +35,8 @@ from grouping_eval import (  # noqa: E402
 from digest.config import Config, load_config  # noqa: E402
 from digest.feeds.clean import fold  # noqa: E402
 from digest.feeds.parse import parse_feed  # noqa: E402
-from digest.issue.group import Grouper, Term, Words  # noqa: E402
+from digest.issue.group import Grouper  # noqa: E402
+from digest.issue.terms import Term, Words  # noqa: E402
 from digest.models import Article  # noqa: E402
 
 # The themes of PRODUCT.md's example config, filed by the first match.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -63,10 +64,39 @@ class Newsletter(_Model):
         return self.sender_address.rpartition("@")[2]
 
 
+_LANGUAGE = r"^[a-z]{2,3}$"
+
+
 class FeedConfig(_Model):
     name: str
     url: str
     categories: list[str] = []  # categories given to every article of this feed
+    language: str | None = Field(None, pattern=_LANGUAGE)  # its articles' language; else guessed from their words
+    theme: str | None = None  # a default theme: an outlet whose stories belong there without naming the place
+    trust_categories: bool = True  # false: the feed's own categories are site navigation, not evidence
+
+
+class TermRule(_Model):
+    """A keyword with the context that decides whether it counts (a plain string is a term with no rules)."""
+
+    term: str = Field(min_length=1)
+    requires: list[str] | str = []  # one of these words within `window` words; a string names a context list
+    forbids: list[str] | str = []  # none of these words within `window` words
+    window: int = Field(12, ge=1, le=500)
+    case: Literal["any", "proper"] = "any"  # proper: only where written as a name, capitals as in `term`
+    languages: list[str] = []  # only in articles in these languages
+
+    @field_validator("languages")
+    @classmethod
+    def _codes(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.match(_LANGUAGE, value):
+                raise ValueError(f"expected language codes such as 'en', 'es' or 'pt' but received {value!r}")
+        return values
+
+
+def _as_rules(value: Any) -> Any:
+    return [{"term": v} if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
 
 
 def _language(info: ValidationInfo) -> str:
@@ -108,10 +138,27 @@ class Theme(_Titled):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str  # in config.yaml a string, or one per language
     categories: list[str] = []
-    keywords: list[str] = []
-    title_keywords: list[str] = []  # terms that count only in a title
-    exclude: list[str] = []
+    keywords: list[TermRule] = []
+    title_keywords: list[TermRule] = []  # terms that count only in a title
+    exclude: list[TermRule] = []
+    context: dict[str, list[str]] = {}  # named word lists that a term's `requires` or `forbids` may name
     min_score: float | None = None
+
+    _terms = field_validator("keywords", "title_keywords", "exclude", mode="before")(_as_rules)
+
+    @model_validator(mode="after")
+    def _context_lists_exist(self) -> Theme:
+        for key in ("keywords", "title_keywords", "exclude"):
+            for index, rule in enumerate(getattr(self, key)):
+                for side in ("requires", "forbids"):
+                    name = getattr(rule, side)
+                    if isinstance(name, str) and name not in self.context:
+                        known = ", ".join(self.context) or "none"
+                        raise ValueError(
+                            f"{key}[{index}].{side}: expected the name of a list in the theme's context "
+                            f"({known}) but received {name!r}"
+                        )
+        return self
 
 
 CATCH_ALL_TITLE = N_("More this week")
@@ -129,6 +176,8 @@ class Weights(_Model):
     teaser: float = 1.0
     repeat: float = 0.25  # each further occurrence of a term already counted
     min_score: float = 2.0
+    category_term: float = 1.0  # a theme's term inside a category that is not one of the theme's categories
+    feed: float = 2.0  # a feed's default theme: alone it reaches min_score, and any stronger theme beats it
 
 
 class IssueSettings(_Model):
@@ -140,6 +189,8 @@ class IssueSettings(_Model):
     size_budget: int = Field(WARN_BYTES, ge=10_000)
     teaser_words: int = Field(40, ge=5)
     lead_story: bool = True
+    fold_stories: bool = True  # one card, "also in: …", for the same event told by several feeds
+    fold_similarity: float = Field(0.5, gt=0, le=1)  # how alike two titles and teasers must be to fold
 
 
 class GatherSettings(_Model):
@@ -244,6 +295,17 @@ class Config(_Model):
             self.catch_all = self.catch_all.model_copy(update={"title": title})
         return self
 
+    @model_validator(mode="after")
+    def _feed_themes_exist(self) -> Config:
+        slugs = [t.slug for t in self.themes]
+        for index, feed in enumerate(self.feeds):
+            if feed.theme is not None and feed.theme not in slugs:
+                raise ValueError(
+                    f"feeds[{index}].theme: expected the slug of a theme ({', '.join(slugs) or 'none configured'}) "
+                    f"but received {feed.theme!r}"
+                )
+        return self
+
 
 @dataclass
 class Settings:
@@ -301,6 +363,8 @@ def _problems(error: ValidationError) -> list[str]:
         kind = item["type"]
         if kind == "missing":
             problems.append(f"{where}: expected a value but the key is missing")
+        elif kind == "value_error" and not item["loc"]:  # a check across keys names its key itself
+            problems.append(item["msg"].removeprefix("Value error, "))
         elif kind == "value_error":
             problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
         else:

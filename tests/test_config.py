@@ -120,3 +120,42 @@ def test_an_unknown_key_is_a_warning_on_the_command_line(tmp_path: Path, cli) ->
     assert "unknown key 'windw_days'" in result.stderr
     strict = cli("build", "--config", tmp_path / "config.yaml", "--strict", "--out", tmp_path / "o2")
     assert strict.exit_code != 0 and "windw_days" in strict.stderr
+
+
+def test_theme_rules_and_feed_hints_are_checked_with_their_keys(tmp_path: Path) -> None:
+    bad = {
+        **MINIMAL,
+        "feeds": [{"name": "F", "url": "f.xml", "theme": "latam", "language": "Spanish"}],
+        "themes": [
+            {
+                "slug": "labor",
+                "title": "Labor",
+                "context": {"labour": ["workers"]},
+                "keywords": ["union", {"term": "strike", "requires": "labor"}],
+            },
+            {"slug": "la", "title": "LA", "keywords": [{"term": "x", "window": 0}]},
+        ],
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, bad))
+    text = " | ".join(caught.value.problems)
+    assert "feeds[0].language" in text and "'Spanish'" in text
+    assert "themes[0]: keywords[1].requires" in text and "'labor'" in text and "labour" in text
+    assert "themes[1].keywords[0].window" in text
+
+
+def test_a_feed_theme_must_be_a_theme(tmp_path: Path) -> None:
+    data = {
+        **MINIMAL,
+        "feeds": [{"name": "F", "url": "f.xml", "theme": "latam"}],
+        "themes": [{"slug": "la", "title": "LA"}],
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, data))
+    assert caught.value.problems == ["feeds[0].theme: expected the slug of a theme (la) but received 'latam'"]
+
+
+def test_unknown_keys_of_a_term_rule_are_warned_by_name(tmp_path: Path) -> None:
+    data = {**MINIMAL, "themes": [{"slug": "la", "title": "LA", "keywords": [{"term": "Lima", "cse": "proper"}]}]}
+    settings = load_config(write(tmp_path, data))
+    assert any("themes[0].keywords[0].cse" in w for w in settings.warnings)

@@ -2,88 +2,33 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from digest.config import Config, Theme, Weights
+from digest.config import Config, FeedConfig, TermRule, Theme, Weights
 from digest.feeds.clean import fold
+from digest.issue.terms import Lookup, Term, TermIndex, Text, Words, index_of
 from digest.models import Article, LeftOut, Placed, Section
 
-_WORD = re.compile(r"\w+")
-# (suffix, shortest stem it may leave): conservative, so that "Andes" never becomes "and".
-_SUFFIXES = (("ings", 3), ("ing", 3), ("ies", 3), ("ed", 4), ("es", 4), ("s", 3), ("e", 4))
+__all__ = ["CompiledTheme", "Grouper", "Score", "Term", "Words", "explain", "score"]
+
+Found = dict[str, dict[Term, list[int]]]  # "kind:where" → term → where each match starts
 
 
-@lru_cache(maxsize=65536)
-def stem(token: str) -> str:
-    """A crude, consistent stem so that 'strikes', 'striking' and 'strike' meet."""
-    for suffix, shortest in _SUFFIXES:
-        if token.endswith(suffix) and len(token) - len(suffix) >= shortest:
-            base = token[: -len(suffix)]
-            return base + "y" if suffix == "ies" else base
-    return token
-
-
-def tokens(text: str) -> list[str]:
-    return [stem(t) for t in _WORD.findall(fold(text))]
-
-
-@dataclass
-class Words:
-    """A text as stems for matching, and as its raw words for acronyms (CUT is not "cut")."""
-
-    stems: list[str]
-    raw: list[str]
-
-    @classmethod
-    def of(cls, text: str) -> Words:
-        return cls(stems=tokens(text), raw=_WORD.findall(text))
-
-
-@dataclass(frozen=True)
-class Term:
-    """A keyword or phrase, ready to match whole words; an all-capitals term matches only in capitals."""
-
-    text: str
-    stems: tuple[str, ...]
-    exact: bool = False
-
-    @classmethod
-    def of(cls, text: str) -> Term:
-        exact = len(text) >= 2 and text.isupper() and text.isalpha()
-        return cls(text=text, stems=(text,) if exact else tuple(tokens(text)), exact=exact)
-
-
-@dataclass
-class TermIndex:
-    """Terms keyed by their first word, so a text is read once whatever the number of terms."""
-
-    terms: list[Term]
-    by_stem: dict[str, list[Term]] = field(default_factory=dict)
-    by_raw: dict[str, list[Term]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for term in self.terms:
-            if term.stems:
-                (self.by_raw if term.exact else self.by_stem).setdefault(term.stems[0], []).append(term)
-
-    def counts(self, words: Words) -> dict[Term, int]:
-        found: dict[Term, int] = {}
-        for sequence, index in ((words.stems, self.by_stem), (words.raw, self.by_raw)):
-            for i, word in enumerate(sequence):
-                for term in index.get(word, ()):
-                    n = len(term.stems)
-                    if n == 1 or tuple(sequence[i : i + n]) == term.stems:
-                        found[term] = found.get(term, 0) + 1
-        return found
-
-
-def _terms(texts: list[str]) -> TermIndex:
-    """Compile terms, keeping one per stem form: 'Peru' and 'Perú' are one piece of evidence."""
+def _compile(rules: list[TermRule], context: dict[str, TermIndex]) -> TermIndex:
+    """Terms with their rules, one per stem form: 'Peru' and 'Perú' are one piece of evidence."""
     seen: dict[tuple[tuple[str, ...], bool], Term] = {}
-    for text in texts:
-        term = Term.of(text)
+    for rule in rules:
+        sides = [
+            context[r] if isinstance(r, str) else (index_of(r) if r else None) for r in (rule.requires, rule.forbids)
+        ]
+        term = Term.of(
+            rule.term,
+            requires=sides[0],
+            forbids=sides[1],
+            window=rule.window,
+            proper=rule.case == "proper",
+            languages=frozenset(rule.languages),
+        )
         seen.setdefault((term.stems, term.exact), term)
     return TermIndex(list(seen.values()))
 
@@ -95,21 +40,54 @@ class CompiledTheme:
     keywords: TermIndex
     title_keywords: TermIndex
     exclude: TermIndex
+    order: dict[Term, int] = field(default_factory=dict)  # config order, for the order of the evidence
+
+    def __post_init__(self) -> None:
+        self.order = {t: i for i, t in enumerate(self.keywords.terms + self.title_keywords.terms)}
+
+    def indexes(self, prefix: str = "") -> dict[str, TermIndex]:
+        """The theme's terms by "kind:where", the keys of a Found."""
+        return {
+            f"{prefix}keywords:title": self.keywords,
+            f"{prefix}keywords:summary": self.keywords,
+            f"{prefix}keywords:tags": self.keywords,
+            f"{prefix}title_keywords:title": self.title_keywords,
+            f"{prefix}exclude:title": self.exclude,
+            f"{prefix}exclude:summary": self.exclude,
+        }
+
+    def find(self, text: Text) -> Found:
+        return _find(Lookup(self.indexes()), text)
 
     @classmethod
     def of(cls, theme: Theme) -> CompiledTheme:
+        context = {name: index_of(words) for name, words in theme.context.items()}
         return cls(
             theme=theme,
             categories={fold(c).strip(): c for c in theme.categories},
-            keywords=_terms(theme.keywords),
-            title_keywords=_terms(theme.title_keywords),
-            exclude=_terms(theme.exclude),
+            keywords=_compile(theme.keywords, context),
+            title_keywords=_compile(theme.title_keywords, context),
+            exclude=_compile(theme.exclude, context),
         )
 
 
-def article_words(article: Article) -> tuple[Words, Words]:
-    """The title's words and the summary's (or teaser's), read once per article."""
-    return Words.of(article.title), Words.of(article.summary or article.teaser)
+def _find(lookup: Lookup, text: Text) -> Found:
+    """Every term of the lookup in the title and the summary, keyed by "[theme/]kind:where"."""
+    found = {k: v for k, v in lookup.find(text.title).items() if k.endswith(":title")}
+    found.update({k: v for k, v in lookup.find(text.body).items() if k.endswith(":summary")})
+    if text.tags.stems:
+        found.update({k: v for k, v in lookup.find(text.tags).items() if k.endswith(":tags")})
+    return found
+
+
+def article_text(article: Article, feed: FeedConfig | None = None, named: frozenset[str] = frozenset()) -> Text:
+    """The title's, the summary's (or teaser's) and the trusted categories' words, read once per article.
+
+    Categories a theme names (`named`, folded) count as categories, not again as words."""
+    tags = [c for c in article.categories if fold(c).strip() not in named]
+    if feed is not None and not feed.trust_categories:
+        tags = [c for c in tags if c in feed.categories]
+    return Text.of(article.title, article.summary or article.teaser, feed.language if feed else None, tags)
 
 
 @dataclass
@@ -117,37 +95,82 @@ class Score:
     slug: str
     total: float = 0.0
     evidence: list[tuple[str, float]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # matches a context rule set aside: shown by `digest explain`
 
     def reason(self) -> str:
         return ", ".join(f"{what} {points:.1f}" for what, points in self.evidence)
 
 
-def score(article: Article, theme: CompiledTheme, weights: Weights, words: tuple[Words, Words] | None = None) -> Score:
+def _counted(found: Found, key: str, text: Text, result: Score) -> tuple[dict[Term, int], dict[Term, str]]:
+    """How often each term counts in the title or the body, with a note for the rules that let it count."""
+    where = key.split(":")[1]
+    offset = len(text.title.stems) if where == "summary" else 0
+    text = text.of_tags() if where == "tags" else text
+    counts: dict[Term, int] = {}
+    why: dict[Term, str] = {}
+    for term, starts in found.get(key, {}).items():
+        for start in starts:
+            counts.setdefault(term, 0)
+            if not term.has_rules:
+                counts[term] += 1
+                continue
+            ok, note = term.check(text, offset + start)
+            if ok:
+                counts[term] += 1
+                why.setdefault(term, note)
+            else:
+                result.notes.append(f"{where} '{term.text}' set aside: {note}")
+    return {t: n for t, n in counts.items() if n}, why
+
+
+def _vetoed(found: Found, text: Text, result: Score) -> bool:
+    for where in ("title", "summary"):
+        hits, _ = _counted(found, f"exclude:{where}", text, result)
+        if hits:
+            result.evidence.append((f"excluded by '{next(iter(hits)).text}'", 0.0))
+            return True
+    return False
+
+
+def score(
+    article: Article,
+    theme: CompiledTheme,
+    weights: Weights,
+    text: Text | None = None,
+    feed: FeedConfig | None = None,
+    found: Found | None = None,
+) -> Score:
     """The evidence that an article belongs to a theme, and its total."""
     result = Score(slug=theme.theme.slug)
-    title_words, teaser_words = words or article_words(article)
-    vetoes = theme.exclude.counts(title_words) or theme.exclude.counts(teaser_words)
-    if vetoes:
-        term = next(iter(vetoes))
-        result.evidence.append((f"excluded by '{term.text}'", 0.0))
+    text = text or article_text(article)
+    found = found if found is not None else theme.find(text)
+    if _vetoed(found, text, result):
         return result
+    trusted = feed is None or feed.trust_categories
     for category in article.categories:
         name = theme.categories.get(fold(category).strip())
-        if name is not None:
+        if name is not None and (trusted or category in feed.categories):  # type: ignore[union-attr]
             result.evidence.append((f"category '{category}'", weights.category))
-    title_hits = theme.keywords.counts(title_words)
-    for term, count in theme.title_keywords.counts(title_words).items():
+    if feed is not None and feed.theme == theme.theme.slug:
+        result.evidence.append((f"feed '{feed.name}' default", weights.feed))
+    tagged = sorted(_counted(found, "keywords:tags", text, result)[0], key=theme.order.__getitem__)
+    title_hits, title_why = _counted(found, "keywords:title", text, result)
+    for term, count in _counted(found, "title_keywords:title", text, result)[0].items():
         title_hits.setdefault(term, count)
-    teaser_hits = theme.keywords.counts(teaser_words)
-    for term in theme.keywords.terms + theme.title_keywords.terms:
+    teaser_hits, teaser_why = _counted(found, "keywords:summary", text, result)
+    for term in sorted(title_hits.keys() | teaser_hits.keys(), key=theme.order.__getitem__):
         in_title = title_hits.get(term, 0)
         in_teaser = teaser_hits.get(term, 0)
+        note = title_why.get(term) or teaser_why.get(term)
+        label = f"'{term.text}'" + (f" ({note})" if note else "")
         if in_title:
             points = weights.title + weights.repeat * (in_title - 1 + in_teaser)
-            result.evidence.append((f"title '{term.text}'", points))
+            result.evidence.append((f"title {label}", points))
         elif in_teaser:
             points = weights.teaser + weights.repeat * (in_teaser - 1)
-            result.evidence.append((f"summary '{term.text}'", points))
+            result.evidence.append((f"summary {label}", points))
+    if tagged and result.evidence:  # a feed's tags are many and loose: they corroborate, once, and never alone
+        result.evidence.append((f"categories '{tagged[0].text}'", weights.category_term))
     result.total = round(sum(points for _, points in result.evidence), 3)
     return result
 
@@ -158,13 +181,32 @@ class Grouper:
 
     config: Config
     themes: list[CompiledTheme] = field(init=False)
+    feeds: dict[str, FeedConfig] = field(init=False)
+    named: frozenset[str] = field(init=False)  # every theme's categories, folded
+
+    lookup: Lookup = field(init=False)
 
     def __post_init__(self) -> None:
         self.themes = [CompiledTheme.of(t) for t in self.config.themes]
+        self.feeds = {f.name: f for f in self.config.feeds}
+        self.named = frozenset(name for theme in self.themes for name in theme.categories)
+        indexes: dict[str, TermIndex] = {}
+        for theme in self.themes:
+            indexes.update(theme.indexes(f"{theme.theme.slug}/"))
+        self.lookup = Lookup(indexes)
 
-    def scores(self, article: Article) -> list[Score]:
-        words = article_words(article)
-        return [score(article, theme, self.config.weights, words) for theme in self.themes]
+    def text(self, article: Article) -> Text:
+        return article_text(article, self.feeds.get(article.feed), self.named)
+
+    def scores(self, article: Article, text: Text | None = None) -> list[Score]:
+        text = text or self.text(article)
+        feed = self.feeds.get(article.feed)
+        found: dict[str, Found] = {t.theme.slug: {} for t in self.themes}
+        for key, terms in _find(self.lookup, text).items():
+            slug, kind = key.split("/", 1)
+            found[slug][kind] = terms
+        weights = self.config.weights
+        return [score(article, theme, weights, text, feed, found[theme.theme.slug]) for theme in self.themes]
 
     def minimum(self, theme: CompiledTheme) -> float:
         value = theme.theme.min_score
@@ -220,15 +262,21 @@ class Grouper:
 
 
 def explain(article: Article, config: Config) -> str:
-    """A human-readable account of every theme's score for one article."""
+    """A human-readable account of every theme's score for one article, with the context rules that decided."""
     grouper = Grouper(config)
     winner, _ = grouper.best(article)
+    feed = grouper.feeds.get(article.feed)
+    text = grouper.text(article)
     lines = [f"{article.title}", f"  {article.url or '(no link)'}  [{article.feed}]"]
+    declared = "declared by the feed" if feed and feed.language else "guessed from its words"
+    lines.append(f"  language: {text.language or 'unknown'} ({declared})")
     if article.categories:
-        lines.append(f"  categories: {', '.join(article.categories)}")
-    for result in grouper.scores(article):
+        trusted = "" if feed is None or feed.trust_categories else " (the feed's own categories are not trusted)"
+        lines.append(f"  categories: {', '.join(article.categories)}{trusted}")
+    for result in grouper.scores(article, text):
         detail = result.reason() or "no evidence"
         lines.append(f"  {result.slug:<16} {result.total:5.1f}  {detail}")
+        lines.extend(f"  {'':<16}        {note}" for note in dict.fromkeys(result.notes))
     if winner is not None:
         lines.append(f"  → {winner.slug} (highest score; config order breaks ties)")
     else:
