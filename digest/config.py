@@ -190,7 +190,7 @@ class IssueSettings(_Model):
     teaser_words: int = Field(40, ge=5)
     lead_story: bool = True
     fold_stories: bool = True  # one card, "also in: …", for the same event told by several feeds
-    fold_similarity: float = Field(0.5, gt=0, le=1)  # how alike two titles and teasers must be to fold
+    fold_similarity: float = Field(0.28, gt=0, le=1)  # how alike two titles and teasers must be (digest/stories.py)
 
 
 class GatherSettings(_Model):

@@ -43,6 +43,8 @@ class Placed:
     article: Article
     reason: str
     score: float = 0.0
+    also: list[Placed] = field(default_factory=list)  # the same story from other feeds, shown as "also in" links
+    home: str = ""  # for a folded article: the section it was filed in, where a split puts it back
 
 
 @dataclass

@@ -6,6 +6,7 @@ drop: [<id or URL>, ...]
 move: {<id or URL>: <section slug>}
 rewrite: {<id or URL>: {title: ..., teaser: ...}}
 order: {<section slug>: [<id or URL>, ...]}   # listed first, in this order
+split: [<id or URL>, ...]            # a story folded from several feeds shown apart again (digest/stories.py)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from digest.feeds import clean
 from digest.models import Article, Issue, Placed, Section
 from digest.util import atomic_write
 
-KINDS = ("intro", "lead", "drop", "move", "rewrite", "order")
+KINDS = ("intro", "lead", "drop", "move", "rewrite", "order", "split")
 
 
 def corrections_path(settings: Settings, issue_id: str) -> Path:

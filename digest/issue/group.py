@@ -228,7 +228,17 @@ class Grouper:
         return winner, best
 
     def group(self, articles: list[Article]) -> tuple[list[Section], list[LeftOut]]:
-        """Each article in exactly one section: its best theme, or the catch-all; newest first; capped."""
+        """Each article in exactly one section: its best theme, or the catch-all; one card per story told by
+        several feeds (issue.fold_stories); newest first; capped."""
+        sections, left_out = self.place(articles)
+        if self.config.issue.fold_stories:
+            from .stories import fold
+
+            fold(sections, self.config.issue.fold_similarity, self.config.catch_all.slug)
+        return self.cap(sections, left_out)
+
+    def place(self, articles: list[Article]) -> tuple[list[Section], list[LeftOut]]:
+        """Each article in its best theme's section, or the catch-all (or left out when there is none)."""
         cfg = self.config
         sections = {t.slug: Section(slug=t.slug, title=t.title) for t in cfg.themes}
         catch_all = Section(slug=cfg.catch_all.slug, title=cfg.catch_all.title)
@@ -245,7 +255,11 @@ class Grouper:
                 catch_all.items.append(Placed(article, why, 0.0))
             else:
                 left_out.append(LeftOut(article, "below the minimum score", hint, points))
-        ordered = list(sections.values()) + ([catch_all] if cfg.catch_all.enabled else [])
+        return list(sections.values()) + ([catch_all] if cfg.catch_all.enabled else []), left_out
+
+    def cap(self, ordered: list[Section], left_out: list[LeftOut]) -> tuple[list[Section], list[LeftOut]]:
+        """Newest first, and no more than issue.max_per_section in a section: the rest is left out."""
+        cfg = self.config
         for section in ordered:
             section.items.sort(
                 key=lambda p: p.article.published.timestamp() if p.article.published else 0, reverse=True

@@ -126,8 +126,12 @@ def collect(settings: Settings, now: datetime, state: State, window: Window | No
 
 def finish(settings: Settings, issue: Issue) -> Built:
     """The last steps of every build: apply the editors' corrections, then render."""
-    from digest.issue.corrections import apply_corrections
+    from digest.issue.corrections import apply_corrections, load
+    from digest.issue.stories import split
 
+    corrections = load(settings, issue.id)
+    for ref in split(issue, corrections.get("split") or []):
+        issue.warnings.append(f"correction 'split {ref}' no longer applies: no story in this issue folds it")
     apply_corrections(settings, issue)
     issue, rendered = render(issue, settings)
     return Built(issue=issue, rendered=rendered)
@@ -156,6 +160,10 @@ def _article_json(placed: Placed, zone: ZoneInfo) -> dict[str, Any]:
         "rtl": article.rtl,
         "reason": placed.reason,
         "score": placed.score,
+        "also": [
+            {"id": p.article.id, "title": p.article.title, "url": p.article.url, "feed": p.article.feed}
+            for p in placed.also
+        ],
     }
 
 

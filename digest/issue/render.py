@@ -22,7 +22,7 @@ from mjml import mjml2html
 from digest.config import Settings
 from digest.feeds.clean import add_utm
 from digest.i18n import dates, install, translations
-from digest.models import Article, Issue, Rendered
+from digest.models import Article, Issue, Placed, Rendered
 from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, plural
 
 # Personal parts are placeholders in the rendered issue, substituted per recipient at send time.
@@ -92,6 +92,17 @@ def _context(issue: Issue, settings: Settings, html: bool) -> dict[str, Any]:
         text = meta_text(article)
         return Markup('<p class="meta">{}</p>').format(text) if text else Markup("")
 
+    def also(placed: Placed) -> Markup:
+        links = Markup(", ").join(
+            Markup('<a href="{}" title="{}">{}</a>').format(link(p.article), p.article.title, p.article.feed)
+            for p in placed.also
+        )
+        label = translations(language).gettext("Also in:")
+        return Markup('<p class="also">{} {}</p>').format(label, links) if placed.also else Markup("")
+
+    def also_text(placed: Placed) -> str:
+        return "; ".join(f"{p.article.feed}: {link(p.article)}" for p in placed.also)
+
     def rtl(article: Article) -> Markup:
         return Markup(' dir="rtl" style="text-align:right"') if article.rtl else Markup("")
 
@@ -115,6 +126,8 @@ def _context(issue: Issue, settings: Settings, html: bool) -> dict[str, Any]:
         "link": link,
         "meta": meta,
         "meta_text": meta_text,
+        "also": also,
+        "also_text": also_text,
         "rtl": rtl,
     }
 
