@@ -246,6 +246,34 @@ def approve(config_path: str, now: str | None) -> None:
     )
 
 
+@main.group()
+def themes() -> None:
+    """The themes of config.yaml, and what the editors' corrections say about them."""
+
+
+@themes.command("suggest")
+@config_option
+@click.option("--apply", "write", is_flag=True, help="Write the suggested terms into config.yaml.")
+@click.option("--limit", default=3, show_default=True, help="At most this many suggestions per theme.")
+@friendly
+def themes_suggest(config_path: str, write: bool, limit: int) -> None:
+    """Propose the keywords and excludes that would file the articles editors corrected as they did."""
+    from digest.issue import learn
+
+    settings = load(config_path)
+    found, chosen = learn.suggest(settings, limit)
+    corrected = sum(1 for e in found if e.editor or e.away_from)
+    issues = ", ".join(sorted({e.issue for e in found})) or "none recorded yet"
+    click.echo(f"{corrected} corrected of {len(found)} articles recorded, issues: {issues}")
+    for suggestion in chosen:
+        click.echo(f"  {suggestion.describe()}")
+    if not chosen:
+        click.echo("  no keyword or exclude would file more corrected articles as the editors did")
+    elif write:
+        learn.apply(settings, chosen)
+        click.echo(f"wrote {len(chosen)} term{'s' if len(chosen) != 1 else ''} into {settings.path}")
+
+
 # subscribers, send, serve
 
 

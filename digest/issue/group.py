@@ -232,7 +232,7 @@ class Grouper:
         several feeds (issue.fold_stories); newest first; capped."""
         sections, left_out = self.place(articles)
         if self.config.issue.fold_stories:
-            from .stories import fold
+            from digest.issue.stories import fold
 
             fold(sections, self.config.issue.fold_similarity, self.config.catch_all.slug)
         return self.cap(sections, left_out)

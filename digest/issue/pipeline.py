@@ -127,9 +127,11 @@ def collect(settings: Settings, now: datetime, state: State, window: Window | No
 def finish(settings: Settings, issue: Issue) -> Built:
     """The last steps of every build: apply the editors' corrections, then render."""
     from digest.issue.corrections import apply_corrections, load
+    from digest.issue.learn import record
     from digest.issue.stories import split
 
     corrections = load(settings, issue.id)
+    record(settings, issue, corrections)  # the issue as the grouper filed it: corrections are examples
     for ref in split(issue, corrections.get("split") or []):
         issue.warnings.append(f"correction 'split {ref}' no longer applies: no story in this issue folds it")
     apply_corrections(settings, issue)

@@ -28,6 +28,11 @@ _FUNCTION_WORDS = {
     "de": "der die das und ist mit von für den dem nicht ein eine auf im zu sich",
     "fr": "le la les des du et est dans pour une un sur que qui pas au aux avec",
 }
+# Words any headline may use, whatever its story: no evidence of a theme or of an event.
+_HEADLINE_WORDS = """s says said say new after amid over into its it he she they his her their who what how why will
+would could has have had be been not but than this these those more most about up out one two three first last year
+years week day days people while against between under when where"""
+COMMON_WORDS = frozenset(" ".join([*_FUNCTION_WORDS.values(), _HEADLINE_WORDS]).split())
 _LANGUAGE_OF: dict[str, list[str]] = {}
 for _lang, _words in _FUNCTION_WORDS.items():
     for _word in _words.split():
