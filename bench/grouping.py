@@ -1,7 +1,8 @@
 """Agreement with the hand labels, per theme, on the tuning week and on the unseen set, and the group stage's time.
 
 Rows: first-match keyword rules (PRODUCT.md's lists); v1, the scored themes as shipped before context rules
-(bench/data/themes_v1.yaml); now, the shipped config.yaml. Sets: the tuning week (tests/data/grouping_labels.csv)
+(bench/data/themes_v1.yaml), read by today's code (which adds category words and feed hints to them); now, the
+shipped config.yaml. Sets: the tuning week (tests/data/grouping_labels.csv)
 and the unseen set (tests/data/grouping_unseen.csv) in its dev half, its held-out half and whole.
 
     .venv/bin/python bench/grouping.py [--all]     # --all: also count the unclear labels

@@ -108,7 +108,16 @@ def _counted(found: Found, key: str, text: Text, result: Score) -> tuple[dict[Te
     text = text.of_tags() if where == "tags" else text
     counts: dict[Term, int] = {}
     why: dict[Term, str] = {}
-    for term, starts in found.get(key, {}).items():
+    terms = found.get(key, {})
+    # A rule set aside inside a phrase that counts ("strike" in "general strike") goes without saying.
+    inside = {
+        i
+        for t, at in terms.items()
+        if len(t.stems) > 1 and not t.has_rules
+        for s in at
+        for i in range(s, s + len(t.stems))
+    }
+    for term, starts in terms.items():
         for start in starts:
             counts.setdefault(term, 0)
             if not term.has_rules:
@@ -118,7 +127,7 @@ def _counted(found: Found, key: str, text: Text, result: Score) -> tuple[dict[Te
             if ok:
                 counts[term] += 1
                 why.setdefault(term, note)
-            else:
+            elif start not in inside:
                 result.notes.append(f"{where} '{term.text}' set aside: {note}")
     return {t: n for t, n in counts.items() if n}, why
 
