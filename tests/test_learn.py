@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 
 from digest.config import load_config
-from digest.group import Grouper
-from digest.learn import examples
+from digest.issue.group import Grouper
+from digest.issue.learn import examples
 from digest.models import Article
 
 NOW = "2026-03-06T12:00:00Z"
@@ -99,7 +99,7 @@ def test_without_corrections_nothing_is_recorded_or_suggested(
 
 
 def test_suggested_terms_go_into_the_shipped_config_without_touching_its_other_lines(tmp_path: Path) -> None:
-    from digest.learn import Suggestion, apply
+    from digest.issue.learn import Suggestion, apply
 
     shipped = (Path(__file__).resolve().parent.parent / "config.yaml").read_text()
     config = tmp_path / "config.yaml"

@@ -10,12 +10,12 @@ from typing import Any
 import yaml
 from conftest import REAL_WEEK_NOW, load_manifest
 
-from digest.build import build_issue, collect
 from digest.config import load_config
-from digest.group import Grouper
+from digest.issue.group import Grouper
+from digest.issue.pipeline import build_issue, collect
+from digest.issue.stories import fold
 from digest.models import Article, Placed, Section
-from digest.state import State
-from digest.stories import fold
+from digest.store.db import State
 
 NOW = datetime(2026, 2, 18, 12, tzinfo=UTC)
 

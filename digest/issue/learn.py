@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from digest.config import Config, Settings, TermRule
-from digest.models import Article, Issue, Placed
 from digest.issue.terms import COMMON_WORDS, Text, Words
+from digest.models import Article, Issue, Placed
 
 SUFFIX = ".examples.json"
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from digest.feeds.clean import url_key
-from digest.models import Article, Issue, Placed, Section
 from digest.issue.terms import COMMON_WORDS, Words
+from digest.models import Article, Issue, Placed, Section
 
 # On the real week the 17 pairs folded at issue.fold_similarity = 0.28 (the default) are all the same event, by
 # reading (tests/test_stories.py); the closest pairs left apart, 0.274 and 0.260, are an analysis of a news story
