@@ -72,6 +72,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (issue_id, subscriber_id)
     );
     """,
+    # 3: when a subscriber last came back after leaving: unsubscribe tokens made before it no longer work
+    """
+    ALTER TABLE subscribers ADD COLUMN rejoined_at TEXT
+    """,
 ]
 
 

@@ -11,6 +11,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -36,6 +37,11 @@ class Subscriber:
     status: str
     failures: int
     created_at: str
+    rejoined_at: str | None = None  # the last re-subscribe; None if the address never came back after leaving
+
+    def joined(self) -> datetime:
+        """Since when this subscription holds: unsubscribe tokens made before it are void."""
+        return datetime.fromisoformat(self.rejoined_at or self.created_at)
 
 
 @dataclass
@@ -74,6 +80,7 @@ def _row(row: sqlite3.Row) -> Subscriber:
         status=row["status"],
         failures=row["failures"],
         created_at=row["created_at"],
+        rejoined_at=row["rejoined_at"],
     )
 
 
@@ -103,8 +110,10 @@ def add(
     if existing is not None:
         if not reactivate or existing.status == "active":
             return existing, False
+        # Dated to the microsecond: a token made a moment before must not pass for one made after.
         state.db.execute(
-            "UPDATE subscribers SET status = 'active', failures = 0, updated_at = ? WHERE id = ?", (now, existing.id)
+            "UPDATE subscribers SET status = 'active', failures = 0, updated_at = ?, rejoined_at = ? WHERE id = ?",
+            (now, datetime.now(UTC).isoformat(), existing.id),
         )
         return _must_get(state, email), True
     state.db.execute(
