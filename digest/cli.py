@@ -6,7 +6,7 @@ import functools
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -457,19 +457,19 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
 @friendly
 def serve(config_path: str, host: str, port: int, with_schedule: bool) -> None:
     """Serve the unsubscribe pages: one-click POST (RFC 8058) and a page with one button."""
+    import logging
+
     from digest.web.serve import serve as run_server
+    from digest.web.server import log_to_stderr
 
     settings = load(config_path)
+    log_to_stderr()
 
     def ready(url: str) -> None:
-        click.echo(f"unsubscribe pages on {url}/unsubscribe/<token>; Ctrl-C stops", err=True)
+        logging.getLogger("digest.web").info("unsubscribe pages on %s/unsubscribe/<token>; Ctrl-C stops", url)
 
-    try:
+    with suppress(KeyboardInterrupt):
         run_server(settings, host, port, ready, schedule=with_schedule)
-    except KeyboardInterrupt:
-        pass
-    except OSError as error:
-        raise DigestError(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port") from None
 
 
 @main.command()

@@ -1,34 +1,40 @@
-"""The unsubscribe pages over real HTTP on 127.0.0.1: one-click POST (RFC 8058), a GET page with one button,
-forged and tampered tokens refused, and the next issue skipping whoever left."""
+"""The public pages: one-click POST (RFC 8058), a GET page with one button, forged, altered and outdated tokens
+refused, the next issue skipping whoever left; in-process through Starlette's test client, and over real
+sockets where the server itself is under test (uvicorn's limits, `digest serve`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import re
+import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from servers import SmtpSink, free_port
+from starlette.testclient import TestClient
 
-from digest.config import Settings, load_config
+from digest.config import load_config
 from digest.issue.pipeline import build_issue, manifest
 from digest.models import Window
 from digest.store import issues
 from digest.store.db import State
 from digest.subscribers import roster as subscribers
 from digest.subscribers.tokens import make_token
-from digest.web.serve import make_app, make_asgi_app, make_http_server
+from digest.web.serve import make_app, make_asgi_app
+from digest.web.server import Limits, listen, make_server, port_of
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FEED = [{"name": "Left Voice", "url": str(REPO / "digest/demo/leftvoice-sample.xml")}]
@@ -56,14 +62,27 @@ def config(write_config: Callable[..., Path], smtp_sink: SmtpSink) -> Path:
 
 
 @pytest.fixture
-def server(config: Path) -> Iterator[str]:
-    httpd = make_http_server(load_config(config), "127.0.0.1", 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+def client(config: Path) -> Iterator[TestClient]:
+    """The app in-process; a fresh client keeps no cookie (there are none to keep)."""
+    with TestClient(make_asgi_app(load_config(config)), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+@contextmanager
+def running(app: Any, limits: Limits | None = None) -> Iterator[tuple[str, int]]:
+    """The app under uvicorn, with these limits, in a thread on 127.0.0.1; yields (host, port)."""
+    sock = listen("127.0.0.1", 0)
+    server = make_server(app, limits or Limits())
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
-    httpd.get_app().close()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield "127.0.0.1", port_of(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def statuses(config: Path) -> dict[str, str]:
@@ -71,15 +90,26 @@ def statuses(config: Path) -> dict[str, str]:
         return {s.email: s.status for s in subscribers.all_subscribers(state)}
 
 
-def token_for(config: Path, address: str) -> str:
+def token_for(config: Path, address: str, made: datetime | None = None) -> str:
     with State(load_config(config).state_path) as state:
         found = subscribers.get(state, address)
     assert found is not None
-    return make_token(SECRET.encode(), found.id, found.email)
+    return make_token(SECRET.encode(), found.id, found.email, made)
+
+
+def first_form_token(subscriber_id: int, email: str) -> str:
+    """A token as digest made them before they were dated (still in emails already sent)."""
+    import base64
+    import hashlib
+    import hmac
+
+    mac = hmac.new(SECRET.encode(), f"unsubscribe:{subscriber_id}:{email}".encode(), hashlib.sha256).digest()[:18]
+    head = base64.urlsafe_b64encode(str(subscriber_id).encode()).rstrip(b"=").decode()
+    return f"{head}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
 def test_one_click_post_unsubscribes_and_the_next_issue_skips_the_address(
-    config: Path, server: str, smtp_sink: SmtpSink, cli: Callable[..., Any]
+    config: Path, client: TestClient, smtp_sink: SmtpSink, cli: Callable[..., Any]
 ) -> None:
     assert cli("send", "--config", config, "--now", NOW).exit_code == 0
     leaving = "reader2@example.org"
@@ -88,7 +118,7 @@ def test_one_click_post_unsubscribes_and_the_next_issue_skips_the_address(
     assert match
 
     # a fresh client: no cookie, no login, no confirmation step
-    answer = httpx.post(server + match.group(1).decode(), **ONE_CLICK)  # type: ignore[arg-type]
+    answer = client.post(match.group(1).decode(), **ONE_CLICK)  # type: ignore[arg-type]
 
     assert answer.status_code == 200 and "You are unsubscribed" in answer.text
     assert "set-cookie" not in answer.headers
@@ -106,7 +136,7 @@ def test_one_click_post_unsubscribes_and_the_next_issue_skips_the_address(
     assert got == sorted(a for a in statuses(config) if a != leaving)
 
 
-def next_week(settings: Settings) -> None:
+def next_week(settings: Any) -> None:
     """Approve a second issue (the demo content again, under next week's id)."""
     with State(settings.state_path) as state:
         built = build_issue(settings, datetime(2024, 3, 1, 12, tzinfo=UTC), state)
@@ -119,7 +149,7 @@ def next_week(settings: Settings) -> None:
         issues.freeze(state, "2024-W10", window, rendered, data)
 
 
-def test_forged_or_tampered_tokens_get_4xx_and_change_nothing(config: Path, server: str) -> None:
+def test_forged_or_tampered_tokens_get_4xx_and_change_nothing(config: Path, client: TestClient) -> None:
     token = token_for(config, "reader1@example.org")
     head, mac = token.split(".")
     other_head = token_for(config, "reader3@example.org").split(".")[0]
@@ -135,31 +165,33 @@ def test_forged_or_tampered_tokens_get_4xx_and_change_nothing(config: Path, serv
         head,
     ]
     for bad in attempts:
-        answer = httpx.post(f"{server}/unsubscribe/{bad}", **ONE_CLICK)  # type: ignore[arg-type]
+        answer = client.post(f"/unsubscribe/{bad}", **ONE_CLICK)  # type: ignore[arg-type]
         assert 400 <= answer.status_code < 500, (bad, answer.status_code)
         assert "not valid" in answer.text
     assert set(statuses(config).values()) == {"active"}
-    assert httpx.post(f"{server}/unsubscribe/{token}", **ONE_CLICK).status_code == 200  # type: ignore[arg-type]
+    assert client.post(f"/unsubscribe/{token}", **ONE_CLICK).status_code == 200  # type: ignore[arg-type]
     assert statuses(config)["reader1@example.org"] == "unsubscribed"
 
 
-def test_get_shows_one_button_and_changes_nothing(config: Path, server: str) -> None:
+def test_get_shows_one_button_and_changes_nothing(config: Path, client: TestClient) -> None:
     token = token_for(config, "reader4@example.org")
-    page = httpx.get(f"{server}/unsubscribe/{token}")
+    page = client.get(f"/unsubscribe/{token}")
     assert page.status_code == 200
     assert page.text.count("<button") == 1 and page.text.count("<form") == 1
     assert f'method="post" action="/unsubscribe/{token}"' in page.text
     assert "reader4@example.org" not in page.text and "r" + "•" * 6 + "@example.org" in page.text  # masked
     assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
     assert set(statuses(config).values()) == {"active"}
 
     # the button sends the same one-click body
     form = re.search(r'name="([^"]+)" value="([^"]+)"', page.text)
     assert form and f"{form.group(1)}={form.group(2)}" == "List-Unsubscribe=One-Click"
-    assert httpx.head(f"{server}/unsubscribe/{token}").status_code == 200
-    assert httpx.put(f"{server}/unsubscribe/{token}").status_code == 405
-    assert httpx.get(f"{server}/").status_code == 404
-    assert httpx.get(f"{server}/healthz").text == "ok\n"
+    assert client.head(f"/unsubscribe/{token}").status_code == 200
+    assert client.put(f"/unsubscribe/{token}").status_code == 405
+    assert client.get("/").status_code == 404
+    assert client.get("/healthz").text == "ok\n"
     assert set(statuses(config).values()) == {"active"}
 
 
@@ -172,8 +204,13 @@ def test_digest_serve_runs_the_app(config: Path) -> None:
         assert process.stderr is not None
         assert f"http://127.0.0.1:{port}/unsubscribe/<token>" in process.stderr.readline()
         token = token_for(config, "reader5@example.org")
-        answer = httpx.post(f"http://127.0.0.1:{port}/unsubscribe/{token}", **ONE_CLICK)  # type: ignore[arg-type]
-        assert answer.status_code == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.sendall(
+                f"POST /unsubscribe/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\n"
+                "List-Unsubscribe=One-Click".encode()
+            )
+            assert connection.recv(100).startswith(b"HTTP/1.1 200 ")
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -188,7 +225,7 @@ def test_serve_refuses_to_start_without_the_secret(
     assert result.exit_code == 1 and "DIGEST_SECRET" in result.stderr
 
 
-def test_the_asgi_adapter_unsubscribes_too(config: Path) -> None:
+def test_the_asgi_app_unsubscribes_when_called_directly(config: Path) -> None:
     app = make_asgi_app(load_config(config))
     token = token_for(config, "reader0@example.org")
     sent: list[dict[str, Any]] = []
@@ -199,7 +236,19 @@ def test_the_asgi_adapter_unsubscribes_too(config: Path) -> None:
     async def send(event: Any) -> None:
         sent.append(event)
 
-    scope = {"type": "http", "method": "POST", "path": f"/unsubscribe/{token}", "root_path": ""}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"/unsubscribe/{token}",
+        "raw_path": f"/unsubscribe/{token}".encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"newsletter.example.org"), (b"content-length", b"26")],
+        "server": ("newsletter.example.org", 443),
+    }
     started = time.monotonic()
     asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
     assert time.monotonic() - started < 5
@@ -207,13 +256,177 @@ def test_the_asgi_adapter_unsubscribes_too(config: Path) -> None:
     assert statuses(config)["reader0@example.org"] == "unsubscribed"
 
 
-def test_make_app_is_a_plain_wsgi_callable(config: Path) -> None:
-    from wsgiref.util import setup_testing_defaults
+def test_make_app_is_the_documented_asgi_factory(config: Path) -> None:
+    assert make_app is make_asgi_app
+    with TestClient(make_app(load_config(config))) as client:
+        page = client.get("/unsubscribe/" + token_for(config, "reader1@example.org"))
+    assert page.status_code == 200 and "<button" in page.text
 
-    app = make_app(load_config(config))
-    environ: dict[str, Any] = {"PATH_INFO": "/unsubscribe/" + token_for(config, "reader1@example.org")}
-    setup_testing_defaults(environ)
-    seen: list[str] = []
-    body = b"".join(app(environ, lambda status, headers: seen.append(status)))
-    app.close()
-    assert seen == ["200 OK"] and b"<button" in body
+
+# Hardening: each input below once made the server fail or misbehave.
+
+
+def test_odd_tokens_are_refused_not_answered_with_500(config: Path, client: TestClient) -> None:
+    good = token_for(config, "reader1@example.org")
+    head, mac = good.split(".")
+    attempts = [
+        "é" * 10 + "." + "é" * 24,  # not ASCII: compare_digest refuses str that is not
+        f"{head}.{mac[:-1]}é",
+        "OTIyMzM3MjAzNjg1NDc3NTgwOA." + mac,  # 9223372036854775808, one above SQLite's largest integer
+        "MTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAw." + mac,  # 10^24
+        "LTE." + mac,  # -1
+        "MA." + mac,  # 0, the samples' subscriber
+        "x" * 5000,
+    ]
+    for bad in attempts:
+        for method in ("GET", "POST"):
+            answer = client.request(method, f"/unsubscribe/{bad}", **ONE_CLICK)  # type: ignore[arg-type]
+            assert answer.status_code == 403, (bad, method, answer.status_code)
+    assert set(statuses(config).values()) == {"active"}
+
+
+def test_re_encodings_of_an_id_are_not_tokens(config: Path, client: TestClient) -> None:
+    """`MDE` (“01”), `IDE` (“ 1”) or `MR` (“1” with stray bits) name subscriber 1 but are not its token."""
+    with State(load_config(config).state_path) as state:
+        first = subscribers.by_id(state, 1)
+    assert first is not None
+    for token in (first_form_token(1, first.email), token_for(config, first.email)):
+        head, mac = token.split(".")
+        for other in ("MDE", "IDE", "MR", "MQ=", head + "=", head.lower() if head != head.lower() else head.upper()):
+            if other == head:
+                continue
+            answer = client.post(f"/unsubscribe/{other}.{mac}", **ONE_CLICK)  # type: ignore[arg-type]
+            assert answer.status_code == 403, (other, answer.status_code)
+    assert set(statuses(config).values()) == {"active"}
+
+
+def test_a_nul_in_an_archive_path_is_not_found(config: Path, client: TestClient) -> None:
+    archive = load_config(config).archive_dir
+    archive.mkdir(parents=True)
+    (archive / "index.html").write_text("<!doctype html><title>Issues</title>")
+    assert client.get("/archive/").text.startswith("<!doctype html><title>Issues")
+    for path in ("/archive/index.html%00.xml", "/archive/%00", "/archive/../config.yaml", "/archive/x/../../x.html"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_a_wrong_signature_is_refused_before_any_subscriber_is_looked_up(config: Path) -> None:
+    """Timing cannot tell which ids exist: a token whose MAC is wrong never reaches the subscribers table."""
+    app = make_asgi_app(load_config(config))
+    statements: list[str] = []
+    app.state.site.state.db.set_trace_callback(statements.append)
+    good = token_for(config, "reader3@example.org")
+    head, mac = good.split(".")
+    with TestClient(app) as client:
+        for bad in (f"{head}.{'A' * len(mac)}", make_token(b"another-secret", 4, "reader3@example.org")):
+            assert client.post(f"/unsubscribe/{bad}", **ONE_CLICK).status_code == 403  # type: ignore[arg-type]
+        assert not [s for s in statements if "subscribers" in s]
+        assert client.get(f"/unsubscribe/{good}").status_code == 200
+        assert [s for s in statements if "subscribers" in s]
+
+
+def test_a_token_made_before_the_reader_came_back_does_nothing(
+    config: Path, client: TestClient, cli: Callable[..., Any]
+) -> None:
+    reader = "reader2@example.org"
+    with State(load_config(config).state_path) as state:
+        found = subscribers.get(state, reader)
+    assert found is not None
+    old_dated = token_for(config, reader)  # in an email sent after they joined
+    already_sent = first_form_token(found.id, reader)  # in an email sent before tokens were dated
+    before_joining = token_for(config, reader, datetime.now(UTC) - timedelta(days=30))
+    assert client.get(f"/unsubscribe/{before_joining}").status_code == 403
+
+    # Before the reader comes back, every token made for them works: links in emails already sent keep working.
+    assert client.get(f"/unsubscribe/{already_sent}").status_code == 200
+    assert client.post(f"/unsubscribe/{old_dated}", **ONE_CLICK).status_code == 200  # type: ignore[arg-type]
+    assert statuses(config)[reader] == "unsubscribed"
+
+    time.sleep(0.01)  # tokens are dated to the millisecond
+    assert cli("subscribers", "add", reader, "--reactivate", "--config", config).exit_code == 0
+    assert statuses(config)[reader] == "active"
+    for old in (old_dated, already_sent):
+        answer = client.post(f"/unsubscribe/{old}", **ONE_CLICK)  # type: ignore[arg-type]
+        assert answer.status_code == 403 and "not valid" in answer.text
+    assert statuses(config)[reader] == "active"
+
+    # The links in the issues sent after their return work.
+    fresh = token_for(config, reader)
+    assert client.post(f"/unsubscribe/{fresh}", **ONE_CLICK).status_code == 200  # type: ignore[arg-type]
+    assert statuses(config)[reader] == "unsubscribed"
+
+
+def test_a_body_over_the_limit_gets_413(config: Path, client: TestClient) -> None:
+    token = token_for(config, "reader1@example.org")
+    answer = client.post(f"/unsubscribe/{token}", content=b"List-Unsubscribe=One-Click&" + b"x" * 20_000)
+    assert answer.status_code == 413
+    assert statuses(config)["reader1@example.org"] == "active"
+
+
+def raw_exchange(host: str, port: int, request: bytes, timeout: float = 5.0) -> bytes:
+    """Send bytes, then read until the server closes the connection (or the timeout fails the test)."""
+    with socket.create_connection((host, port), timeout=timeout) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        return received
+
+
+def test_a_negative_or_non_numeric_content_length_gets_400(config: Path) -> None:
+    token = token_for(config, "reader1@example.org")
+    with running(make_asgi_app(load_config(config))) as (host, port):
+        for length in (b"-1", b"abc", b"1e3"):
+            request = (
+                b"POST /unsubscribe/" + token.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Length: " + length + b"\r\n\r\nList-Unsubscribe=One-Click"
+            )
+            assert raw_exchange(host, port, request).startswith(b"HTTP/1.1 400 "), length
+    assert statuses(config)["reader1@example.org"] == "active"
+
+
+def test_idle_and_trickling_connections_are_closed(config: Path) -> None:
+    limits = Limits(request_timeout=1.0, keep_alive=1)
+    with running(make_asgi_app(load_config(config)), limits) as (host, port):
+        idle = socket.create_connection((host, port), timeout=5)
+        trickle = socket.create_connection((host, port), timeout=5)
+        started = time.monotonic()
+        closed_at: dict[str, float] = {}
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n":
+            try:
+                trickle.send(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.2)
+            if time.monotonic() - started > 4:
+                break
+        for name, connection in (("idle", idle), ("trickle", trickle)):
+            with connection, contextlib.suppress(ConnectionResetError):
+                assert connection.recv(100) == b"", name  # closed without an answer
+            closed_at[name] = time.monotonic() - started
+        assert closed_at["idle"] < 3 and closed_at["trickle"] < 4, closed_at
+        # A keep-alive connection idle after its answer is closed too; a prompt client is served.
+        with socket.create_connection((host, port), timeout=5) as kept:
+            kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert kept.recv(1000).startswith(b"HTTP/1.1 200 ")
+            started = time.monotonic()
+            assert kept.recv(100) == b""
+            assert time.monotonic() - started < 3
+
+
+def test_digest_build_does_not_import_the_web_stack(tmp_path: Path) -> None:
+    """Starlette and uvicorn load only for the commands that serve pages: `build` starts as fast as before."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from digest.cli import main
+        try:
+            main(["build", "--demo", "--out", {str(tmp_path)!r}])
+        except SystemExit as stop:
+            assert not stop.code, stop.code
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("starlette", "uvicorn", "h11", "anyio"))
+        print(",".join(loaded) or "none")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "none"

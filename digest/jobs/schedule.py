@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import threading
@@ -102,7 +103,7 @@ class Scheduler(threading.Thread):
         super().__init__(name="digest-scheduler", daemon=True)
         self.settings = settings
         self.next_time = next_time or (lambda after: next_run(settings, after))
-        self.report = report or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.report = report or logging.getLogger("digest.schedule").info  # a long-running process logs
         self.stopping = threading.Event()
         self.runs = 0
 

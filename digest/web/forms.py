@@ -1,0 +1,63 @@
+"""Request bodies, read before the endpoint: the endpoints are plain functions run in the thread pool, so the
+body (a form, or the RFC 8058 one-click `List-Unsubscribe=One-Click`) is read on the event loop first, within
+the app's size limit (over it: 413), and handed to them parsed.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FORM = "digest.form"  # where in the request's state the parsed form waits for the endpoint
+
+
+async def read_form(scope: Scope, receive: Receive) -> tuple[dict[str, str], Receive]:
+    """The form of a POST (first value of each field; files are not fields) and a `receive` that replays it."""
+    request = Request(scope, receive)
+    body = await request.body()
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    parsed = await Request(scope, replay).form()
+    fields: dict[str, str] = {}
+    for name, value in parsed.multi_items():
+        if not isinstance(value, UploadFile):
+            fields.setdefault(name, value)
+    replayed = False
+    return fields, replay
+
+
+def form_of(request: Request) -> dict[str, str]:
+    """The form `ReadForm` read for this request (empty for a GET)."""
+    fields: dict[str, str] = request.scope.get("state", {}).get(FORM, {})
+    return fields
+
+
+def keep_form(scope: Scope, fields: dict[str, str]) -> None:
+    scope.setdefault("state", {})[FORM] = fields
+
+
+class ReadForm:
+    """ASGI middleware: read and parse each POST's body before routing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            try:
+                fields, receive = await read_form(scope, receive)
+            except HTTPException as error:  # a malformed multipart body
+                await PlainTextResponse(f"{error.detail}\n", error.status_code)(scope, receive, send)
+                return
+            keep_form(scope, fields)
+        await self.app(scope, receive, send)
