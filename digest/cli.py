@@ -200,7 +200,9 @@ def preview(config_path: str, demo: str | None, now: str | None, host: str | Non
     """Serve the editors' page: the coming issue as sent, why each article is where it is, corrections."""
     import signal
 
-    from digest.web.preview import Desk, make_server
+    from digest.web.desk import Desk
+    from digest.web.preview import serve_preview
+    from digest.web.server import log_to_stderr
 
     settings = load(config_path, demo)
     host = host or settings.model.preview.host
@@ -210,19 +212,20 @@ def preview(config_path: str, demo: str | None, now: str | None, host: str | Non
         desk = Desk(
             settings.path, lambda s: parse_now(now, s), state, state.path.parent / "corrections" if demo else None
         )
-        server, guard = make_server(desk, host, port)
+
+        def ready(url: str) -> None:
+            click.echo(f"preview of {desk.issue_id or 'the coming issue'} at {url} (Ctrl-C to stop)")
+            for problem in desk.check().errors:
+                click.echo(f"warning: {problem}", err=True)
+
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        shown = f"[{host}]" if ":" in host else host
-        click.echo(f"preview of {desk.issue_id or 'the coming issue'} at http://{shown}:{guard.port}/ (Ctrl-C to stop)")
-        for problem in desk.check().errors:
-            click.echo(f"warning: {problem}", err=True)
+        log_to_stderr()
         try:
-            server.serve_forever(poll_interval=0.25)
+            serve_preview(desk, host, port, ready)
         except KeyboardInterrupt:
             pass
         finally:
             desk.close()
-            server.server_close()
 
 
 @main.command()

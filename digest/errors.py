@@ -66,3 +66,11 @@ class SendIncomplete(DigestError):
 
 class SendFailed(DigestError):
     """A send gave up part-way (the relay refuses our sender or cannot be reached); the ledger keeps its place."""
+
+
+class IssueLocked(DigestError):
+    """The issue is being sent, or went out: nothing in it can change any more."""
+
+    def __init__(self, issue_id: str, status: str) -> None:
+        doing = "is being sent" if status == "sending" else "was already sent"
+        super().__init__(f"issue {issue_id} {doing}, so a change would reach no reader; nothing was changed")

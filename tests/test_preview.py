@@ -10,7 +10,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ import pytest
 import yaml
 from conftest import REPO
 from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
-from servers import FeedServer, Route, SmtpSink, free_port
+from previews import DEMO, FORM, ISSUE, corrections_file, csrf_of, demo_copy, preview_client, running_preview
+from servers import FeedServer, Route, SmtpSink
 
 from digest.cli import parse_now
 from digest.config import load_config
@@ -29,9 +29,7 @@ from digest.store import issues
 from digest.store.db import State
 from digest.subscribers.tokens import unsubscribe_url
 
-DEMO = REPO / "digest" / "demo"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ISSUE = "2024-W09"  # the demo's pinned clock
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +49,6 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def demo_copy(tmp_path: Path, **overrides: Any) -> Path:
-    """The demo's config and feed in a temp dir, with its own state (and, given, an SMTP relay)."""
-    data = yaml.safe_load((DEMO / "config.yaml").read_text())
-    shutil.copy(DEMO / "leftvoice-sample.xml", tmp_path)
-    data.update({"state": "state/digest.db", "editors": ["editors@example.org"], **overrides})
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-    return path
-
-
 def expected(config: Path, tmp_path: Path) -> dict[str, Any]:
     """The manifest `digest build` makes of this config now, built in this process on a separate state."""
     settings = load_config(config)
@@ -73,54 +61,12 @@ def articles_of(data: dict[str, Any], slug: str) -> list[dict[str, Any]]:
     return next(s["articles"] for s in data["sections"] if s["slug"] == slug)
 
 
-@contextmanager
-def running_preview(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`digest preview ARGS` on a free port; yields its base URL and always stops it."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "digest.cli", "preview", "--port", str(port), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"digest preview exited with {process.returncode}: {process.stderr.read()}")  # type: ignore[union-attr]
-            try:
-                with urllib.request.urlopen(base + "/version", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                break  # it answers, if only to refuse
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("digest preview did not answer within 60 s")
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def item(page: Page, article_id: str) -> Any:
     return page.locator(f'li.article[data-id="{article_id}"]')
 
 
 def desktop(page: Page) -> FrameLocator:
     return page.frame_locator("#desktop")
-
-
-def corrections_file(config: Path) -> dict[str, Any]:
-    path = config.parent / "corrections" / f"{ISSUE}.yaml"
-    data: dict[str, Any] = yaml.safe_load(path.read_text()) if path.exists() else {}
-    return data
 
 
 def wait_for_file(config: Path, key: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -342,10 +288,6 @@ def post(base: str, path: str, body: str, headers: dict[str, str] | None = None)
     return response.status, response.read().decode()
 
 
-def csrf_of(page_html: str) -> str:
-    return page_html.split('name="digest-csrf" content="', 1)[1].split('"', 1)[0]
-
-
 def test_requests_from_another_origin_cannot_change_anything(
     page: Page, tmp_path: Path, feed_server: FeedServer
 ) -> None:
@@ -401,31 +343,27 @@ def test_beyond_loopback_the_page_requires_the_secret_token(tmp_path: Path) -> N
     assert "DIGEST_PREVIEW_TOKEN" in refused.stderr and "0.0.0.0" in refused.stderr
 
     secret = "a-long-secret-for-the-preview"
-    with running_preview("--config", str(config), "--host", "0.0.0.0", env={"DIGEST_PREVIEW_TOKEN": secret}) as base:
-        port = int(base.rsplit(":", 1)[1])
-
-        def get(path: str, headers: dict[str, str] | None = None) -> Any:
-            connection = HTTPConnection("127.0.0.1", port, timeout=10)
-            connection.request("GET", path, headers=headers or {})
-            return connection.getresponse()
-
-        assert get("/").status == 401
-        assert get("/email.html").status == 401
-        assert get("/?token=not-the-secret").status == 401
-        welcomed = get(f"/?token={secret}")
-        assert welcomed.status == 303
-        cookie = welcomed.getheader("Set-Cookie", "").split(";", 1)[0]
-        assert "HttpOnly" in welcomed.getheader("Set-Cookie", "") and secret not in cookie
-        opened = get("/", {"Cookie": cookie})
-        assert opened.status == 200
-        token = csrf_of(opened.read().decode())
-        status, _ = post(base, "/correct", "action=intro&intro=hello", {"Cookie": cookie})
-        assert status == 403  # the secret alone is not enough: the page's token is needed too
-        status, _ = post(base, "/correct", f"action=intro&intro=hello&csrf={token}")
-        assert status == 401  # and the token alone is not enough either
+    with preview_client(config, secret=secret) as (client, _, _):
+        assert client.get("/").status_code == 401
+        assert client.get("/email.html").status_code == 401
+        assert client.get("/?token=not-the-secret").status_code == 401
+        welcomed = client.get(f"/?token={secret}")
+        assert welcomed.status_code == 303
+        client.cookies.clear()  # a cookie goes only where a test sends it
+        cookie = welcomed.headers["set-cookie"].split(";", 1)[0]
+        assert "HttpOnly" in welcomed.headers["set-cookie"] and secret not in cookie
+        opened = client.get("/", headers={"Cookie": cookie})
+        assert opened.status_code == 200
+        token = csrf_of(opened.text)
+        status = client.post("/correct", content="action=intro&intro=hello", headers={**FORM, "Cookie": cookie})
+        assert status.status_code == 403  # the secret alone is not enough: the page's token is needed too
+        status = client.post("/correct", content=f"action=intro&intro=hello&csrf={token}", headers=FORM)
+        assert status.status_code == 401  # and the token alone is not enough either
         assert corrections_file(config) == {}
-        status, _ = post(base, "/correct", f"action=intro&intro=hello&csrf={token}", {"Cookie": cookie})
-        assert status == 303
+        status = client.post(
+            "/correct", content=f"action=intro&intro=hello&csrf={token}", headers={**FORM, "Cookie": cookie}
+        )
+        assert status.status_code == 303
         assert corrections_file(config) == {"intro": "hello"}
 
 
