@@ -263,6 +263,44 @@ def test_make_app_is_the_documented_asgi_factory(config: Path) -> None:
     assert page.status_code == 200 and "<button" in page.text
 
 
+def test_the_readme_uvicorn_command_serves_the_app_with_workers(config: Path) -> None:
+    """The app mounted in uvicorn as the README shows, with two worker processes and digest's deadlines."""
+    port = free_port()
+    command = [
+        *(sys.executable, "-m", "uvicorn", "--factory", "digest.web.serve:app_from_config"),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--no-access-log"),
+        *("--http", "digest.web.server:DeadlineProtocol", "--timeout-keep-alive", "5", "--limit-concurrency", "1000"),
+    ]
+    env = {**os.environ, "DIGEST_SECRET": SECRET, "DIGEST_CONFIG": str(config)}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    process = subprocess.Popen(command, env=env, cwd=config.parent, **quiet)
+    try:
+        token = token_for(config, "reader5@example.org")
+        request = (
+            f"POST /unsubscribe/{token} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\n"
+            "List-Unsubscribe=One-Click"
+        ).encode()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = raw_exchange("127.0.0.1", port, request)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, "uvicorn did not start"
+                time.sleep(0.2)
+        assert answer.startswith(b"HTTP/1.1 200 ") and b"You are unsubscribed" in answer
+        idle = socket.create_connection(("127.0.0.1", port), timeout=15)
+        started = time.monotonic()
+        assert idle.recv(10) == b""  # a connection that asks nothing is closed after digest's 10 s
+        assert 8 < time.monotonic() - started < 14
+        idle.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert statuses(config)["reader5@example.org"] == "unsubscribed"
+
+
 # Hardening: each input below once made the server fail or misbehave.
 
 
@@ -430,3 +468,13 @@ def test_digest_build_does_not_import_the_web_stack(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "none"
+
+
+@pytest.mark.slow
+def test_under_load_a_one_click_unsubscribe_answers_within_a_second() -> None:
+    """200 keep-alive clients and 50 connections trickling a byte a second: every trickler is closed, every
+    one-click unsubscribe answers in under 1 s (bench/serve_load.py, on 127.0.0.1, bounded to 13 s)."""
+    command = [sys.executable, str(REPO / "bench" / "serve_load.py"), "--seconds", "13", "--check"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tricklers closed      50/50" in result.stdout

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -153,6 +155,13 @@ def make_asgi_app(settings: Settings) -> Starlette:
 
 # The name this factory had when the app was also WSGI.
 make_app = make_asgi_app
+
+
+def app_from_config() -> Starlette:
+    """The app for an ASGI server's factory option: the config named by DIGEST_CONFIG (default ./config.yaml)."""
+    from digest.config import load_config
+
+    return make_asgi_app(load_config(Path(os.environ.get("DIGEST_CONFIG", "config.yaml"))))
 
 
 def serve(
