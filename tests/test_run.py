@@ -211,29 +211,19 @@ def test_the_scheduler_in_serve_runs_the_job_when_due(job: Job, tmp_path: Path) 
 
 
 def test_serve_publishes_the_archive_and_a_generic_unsubscribe_page(job: Job, tmp_path: Path) -> None:
-    import threading
-    import urllib.error
-    import urllib.request
+    from starlette.testclient import TestClient
 
-    from digest.web.serve import make_http_server
+    from digest.web.serve import make_asgi_app
 
     assert job.run(T).exit_code == 0
-    server = make_http_server(load_config(job.config), "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
-        index = urllib.request.urlopen(f"{base}/archive/").read().decode()
+    with TestClient(make_asgi_app(load_config(job.config))) as client:
+        index = client.get("/archive/").text
         assert 'href="2026-W10.html"' in index
-        page = urllib.request.urlopen(f"{base}/archive/2026-W10.html").read().decode()
+        page = client.get("/archive/2026-W10.html").text
         assert "Dock workers strike at the port" in page
-        atom = urllib.request.urlopen(f"{base}/archive/feed.xml")
+        atom = client.get("/archive/feed.xml")
         assert atom.headers["Content-Type"] == "application/atom+xml"
-        generic = urllib.request.urlopen(f"{base}/unsubscribe").read().decode()
+        generic = client.get("/unsubscribe").text
         assert "one click" in generic
         for bad in ("../config.yaml", "..%2Fconfig.yaml", "state/digest.db"):
-            with pytest.raises(urllib.error.HTTPError) as refused:
-                urllib.request.urlopen(f"{base}/archive/{bad}")
-            assert refused.value.code == 404
-    finally:
-        server.shutdown()
-        server.server_close()
+            assert client.get(f"/archive/{bad}").status_code == 404

@@ -99,21 +99,16 @@ def test_1000_imported_subscribers_get_one_message_each_with_a_working_token(
     assert len(ledger) == 1000 and {row[0] for row in ledger.values()} == {"sent"}
 
     # the token works: the unsubscribe app accepts the first recipient's link and nobody else's state changes
-    from wsgiref.util import setup_testing_defaults
+    from starlette.testclient import TestClient
 
-    from digest.web.serve import make_app
+    from digest.web.serve import make_asgi_app
 
     first_rcpt, first_raw = smtp_sink.handler.messages[0][1][0], smtp_sink.handler.messages[0][2]
     match = UNSUBSCRIBE.search(first_raw)
     assert match
     path = "/unsubscribe/" + match.group(1).decode().rsplit("/unsubscribe/", 1)[1]
-    environ: dict[str, Any] = {"REQUEST_METHOD": "POST", "PATH_INFO": path}
-    setup_testing_defaults(environ)
-    answers: list[str] = []
-    app = make_app(load_config(config))
-    app(environ, lambda status, headers: answers.append(status))
-    app.close()
-    assert answers == ["200 OK"]
+    with TestClient(make_asgi_app(load_config(config))) as client:
+        assert client.post(path, content=b"List-Unsubscribe=One-Click").status_code == 200
     after = statuses(config)
     assert after[first_rcpt.lower()] == "unsubscribed"
     assert Counter(after.values()) == {"active": 999, "unsubscribed": 1}
