@@ -171,7 +171,7 @@ def main() -> None:
                 if not template.exists():
                     html = template_state(settings, args.subscribers)
                     with State(settings.state_path) as state:
-                        state.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                        state.checkpoint()
                     shutil.copy(settings.state_path, template)
                     print(f"{args.subscribers} subscribers; issue HTML {html:,} bytes; {os.cpu_count()} CPUs; "
                           f"{args.runs} runs each, medians\n")  # fmt: skip

@@ -17,6 +17,7 @@ import click
 from digest import __version__
 from digest.config import Settings, load_config
 from digest.errors import DigestError
+from digest.models import SubscriberStatus
 from digest.store.db import State
 from digest.util import plural
 
@@ -323,20 +324,20 @@ def subscribers_import(config_path: str, file: str) -> None:
     from digest.subscribers import roster as subscriber_list
 
     settings = load(config_path)
-    with open_state(settings) as state:
-        report = subscriber_list.import_file(state, Path(file), _known_themes(settings))
-    for line, reason in report.bad:
+
+    def tell(line: int, reason: str) -> None:
         click.echo(f"{file}:{line}: {reason}", err=True)
-    for line, first in report.duplicates:
-        click.echo(f"{file}:{line}: repeats the address of line {first}; left out", err=True)
+
+    with open_state(settings) as state:
+        report = subscriber_list.import_file(state, Path(file), _known_themes(settings), tell)
     click.echo(
         f"imported {plural(report.added, 'new subscriber')} from {file}; "
-        f"{report.existing} already on the list, {len(report.duplicates)} duplicate lines, "
-        f"{len(report.bad)} bad lines"
+        f"{report.existing} already on the list, {report.duplicate_lines} duplicate lines, "
+        f"{report.bad_lines} bad lines"
     )
-    if report.bad:
+    if report.bad_lines:
         raise SubscriberError(
-            f"{plural(len(report.bad), 'line')} of {file} could not be imported "
+            f"{plural(report.bad_lines, 'line')} of {file} could not be imported "
             "(listed above); the good lines were imported"
         )
 
@@ -358,16 +359,17 @@ def subscribers_remove(config_path: str, address: str, forget: bool) -> None:
 
 @subscribers.command("list")
 @config_option
-@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]), help="Only this status.")
+@click.option("--status", type=click.Choice([s.value for s in SubscriberStatus]), help="Only this status.")
 @friendly
 def subscribers_list(config_path: str, status: str | None) -> None:
-    """Print one subscriber a line: address, status, name (tab-separated)."""
+    """Print one subscriber a line: address, status, name (tab-separated; control characters escaped)."""
     from digest.subscribers import roster as subscriber_list
+    from digest.util import printable
 
     settings = load(config_path)
     with open_state(settings) as state:
         for found in subscriber_list.all_subscribers(state, status):
-            click.echo(f"{found.email}\t{found.status}\t{found.name}")
+            click.echo(f"{printable(found.email)}\t{found.status}\t{printable(found.name)}")
 
 
 @subscribers.command("export")
@@ -380,12 +382,15 @@ def subscribers_export(config_path: str, out: str) -> None:
 
     settings = load(config_path)
     with open_state(settings) as state:
-        everyone = list(subscriber_list.all_subscribers(state))
-    if out == "-":
-        subscriber_list.export_csv(everyone, sys.stdout)
-        return
-    with open(out, "w", encoding="utf-8", newline="") as stream:
-        count = subscriber_list.export_csv(everyone, stream)
+        everyone = subscriber_list.all_subscribers(state)  # read as written: any length takes the same memory
+        if out == "-":
+            subscriber_list.export_csv(everyone, sys.stdout)
+            return
+        try:
+            with open(out, "w", encoding="utf-8", newline="") as stream:
+                count = subscriber_list.export_csv(everyone, stream)
+        except OSError as error:
+            raise DigestError(f"{out}: cannot be written ({error.strerror or error})") from None
     click.echo(f"exported {count} subscribers to {out}", err=True)
 
 
@@ -426,8 +431,9 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
     from rich.console import Console
 
     from digest.errors import SubscriberError
-    from digest.mail.send import choose_issue, describe, send_issue
+    from digest.mail.send import NothingToSend, choose_issue, send_issue
     from digest.mail.smtp import send_test
+    from digest.mail.summary import describe
     from digest.util import check_address
 
     settings = load(config_path)
@@ -439,11 +445,11 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
             raise SubscriberError(f"--test-to: {error}") from None
         with open_state(settings) as state:
             chosen = choose_issue(settings, state, clock, store=False, test=True)
-        if isinstance(chosen, str):
-            click.echo(chosen)
+        if isinstance(chosen, NothingToSend):
+            click.echo(chosen.reason)
             return
-        subject = send_test(settings, chosen.rendered, address, clock)
-        click.echo(f"sent a test of issue {chosen.id} to {address}: {subject!r}")
+        subject = send_test(settings, chosen.frozen.rendered, address, clock)
+        click.echo(f"sent a test of issue {chosen.frozen.id} to {address}: {subject!r}")
         return
     with finishing_on_sigterm(), open_state(settings) as state:
         summary = send_issue(settings, state, clock, dry_run=dry_run, console=Console(stderr=True))

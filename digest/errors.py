@@ -74,3 +74,11 @@ class IssueLocked(DigestError):
     def __init__(self, issue_id: str, status: str) -> None:
         doing = "is being sent" if status == "sending" else "was already sent"
         super().__init__(f"issue {issue_id} {doing}, so a change would reach no reader; nothing was changed")
+
+
+class StateError(DigestError):
+    """The state file cannot be opened, read or written: the sentence names it and says what to check."""
+
+
+class SendBusy(SendRefused):
+    """Another send holds the lock: this one did nothing, and nothing failed."""

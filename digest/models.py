@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass
@@ -31,7 +32,7 @@ class FeedResult:
 
     name: str
     url: str
-    status: str  # ok | not-modified | failed | gone | skipped
+    status: FeedStatus
     items: int = 0
     error: str | None = None
 
@@ -111,3 +112,95 @@ class Rendered:
     preheader: str
     subject: str
     degraded: bool = False  # overflow items were moved into "more headlines" to stay under the size budget
+
+
+# Statuses: each is stored as its value in the state file, so a value never changes once released.
+
+
+class FeedStatus(StrEnum):
+    """What happened to a feed in one gathering."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not-modified"
+    FAILED = "failed"
+    GONE = "gone"
+    SKIPPED = "skipped"
+
+
+class IssueStatus(StrEnum):
+    """Where an issue stands: built, approved (frozen as the editors saw it), sending, sent, or skipped (empty)."""
+
+    BUILT = "built"
+    APPROVED = "approved"
+    SENDING = "sending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+
+
+class SubscriberStatus(StrEnum):
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class DeliveryStatus(StrEnum):
+    """One subscriber's copy of one issue: see digest/mail/delivery/__init__.py for how it moves."""
+
+    SENDING = "sending"  # claimed: its transaction is under way
+    COMMITTING = "committing"  # its final line is going out: the relay may hold it
+    SENT = "sent"  # the relay accepted it
+    DEFERRED = "deferred"  # refused for now (4xx, or put back when the relay refused nearly everything)
+    FAILED = "failed"  # refused for good
+
+
+class BounceKind(StrEnum):
+    """How a refusal or a bounce report counts against an address."""
+
+    HARD = "hard"  # the mailbox does not exist or refuses mail: counts towards smtp.bounce_after
+    SOFT = "soft"  # a temporary failure that outlasted every retry: recorded, never unsubscribes
+    COMPLAINT = "complaint"  # the reader marked the mail as spam: unsubscribed at once
+
+
+# Records the state file keeps
+
+
+@dataclass
+class FeedState:
+    """What digest remembers of one feed between runs."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    moved_to: str | None = None
+    gone: bool = False
+    failures: int = 0
+    last_success: str | None = None
+    last_error: str | None = None
+    cached: str | None = None  # the articles of the last 200, as JSON: a 304 reuses them without parsing
+
+
+@dataclass
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    language: str
+    themes: list[str]
+    status: SubscriberStatus
+    failures: int
+    created_at: str
+    rejoined_at: str | None = None  # the last re-subscribe; None if the address never came back after leaving
+
+    def joined(self) -> datetime:
+        """Since when this subscription holds: unsubscribe tokens made before it are void."""
+        return datetime.fromisoformat(self.rejoined_at or self.created_at)
+
+
+@dataclass
+class Recipient:
+    """A subscriber an issue is still to reach, with the tries already spent on it."""
+
+    id: int
+    email: str
+    name: str
+    attempts: int = 0

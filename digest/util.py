@@ -107,6 +107,14 @@ def safe_name(text: str) -> str:
     return " ".join(cleaned.split())[:NAME_MAX]
 
 
+def printable(text: str) -> str:
+    """Text fit for one line of a terminal: control characters (escape sequences, line breaks, tabs, bidi
+    overrides) are shown as escapes such as \\x1b, so that no stored value can rewrite the screen or add a row."""
+    if text.isprintable():
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii") if _control(c) else c for c in text)
+
+
 def _control(char: str) -> bool:
     # C0/C1 controls and line/paragraph separators, and the bidi overrides that make a name display as another.
     return (

@@ -272,7 +272,7 @@ def test_two_sends_started_together_exactly_one_sends(send_config: Callable[...,
 def test_a_held_lock_names_its_holder_and_the_issue(
     send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any]
 ) -> None:
-    from digest.mail.send import send_lock
+    from digest.mail.delivery.lock import send_lock
 
     config = send_config()
     add_subscribers(config, 3)
@@ -347,7 +347,7 @@ def test_an_approved_issue_is_sent_as_frozen(
     from datetime import UTC, datetime
 
     from digest.issue.pipeline import build_issue, manifest
-    from digest.store import issues
+    from digest.store import articles, issues
 
     config = send_config(issue={"require_approval": True})
     add_subscribers(config, 3)
@@ -364,7 +364,7 @@ def test_an_approved_issue_is_sent_as_frozen(
     assert subjects == {b"As the editors approved it"}
     with State(settings.state_path) as state:
         assert issues.status_of(state, "2024-W09") == "sent"
-        sent_ids, _ = state.sent_article_keys()
+        sent_ids, _ = articles.sent_keys(state)
     assert len(sent_ids) == built.issue.article_count
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from digest import __version__
-from digest.store.db import FeedState
+from digest.models import FeedState, FeedStatus
 
 if TYPE_CHECKING:  # httpx and asyncio load only when a feed is fetched over HTTP
     import httpx
@@ -21,7 +21,7 @@ class Fetched:
     """The outcome of asking for one feed."""
 
     url: str  # what was asked for (config URL or its remembered new home)
-    status: str  # ok | not-modified | failed | gone | skipped
+    status: FeedStatus
     body: bytes = b""
     final_url: str = ""
     error: str | None = None
@@ -45,12 +45,14 @@ def read_file(path: Path, max_bytes: int) -> Fetched:
         with path.open("rb") as handle:
             body = handle.read(max_bytes + 1)
     except FileNotFoundError:
-        return Fetched(url, "failed", error=f"no such file {path}; fix the feed's url in config.yaml")
+        return Fetched(url, FeedStatus.FAILED, error=f"no such file {path}; fix the feed's url in config.yaml")
     except OSError as error:
-        return Fetched(url, "failed", error=f"cannot read {path} ({error.strerror or error})")
+        return Fetched(url, FeedStatus.FAILED, error=f"cannot read {path} ({error.strerror or error})")
     if len(body) > max_bytes:
-        return Fetched(url, "failed", error=f"the file is larger than the {max_bytes:,}-byte cap (gather.max_bytes)")
-    return Fetched(url, "ok", body=body, final_url=path.resolve().as_uri())
+        return Fetched(
+            url, FeedStatus.FAILED, error=f"the file is larger than the {max_bytes:,}-byte cap (gather.max_bytes)"
+        )
+    return Fetched(url, FeedStatus.OK, body=body, final_url=path.resolve().as_uri())
 
 
 async def _download(
@@ -96,7 +98,7 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
         if code in (301, 302, 303, 307, 308):
             location = response.headers.get("location")
             if not location:
-                return Fetched(start, "failed", error=f"HTTP {code} without a Location header")
+                return Fetched(start, FeedStatus.FAILED, error=f"HTTP {code} without a Location header")
             url = urljoin(url, location)
             permanent_so_far = permanent_so_far and code in (301, 308)
             if permanent_so_far:
@@ -105,7 +107,7 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
         if code == 304:
             return Fetched(
                 start,
-                "not-modified",
+                FeedStatus.NOT_MODIFIED,
                 final_url=url,
                 etag=state.etag,
                 last_modified=state.last_modified,
@@ -114,34 +116,34 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
         if code == 410:
             return Fetched(
                 start,
-                "gone",
+                FeedStatus.GONE,
                 error="HTTP 410 Gone: the feed was removed for good; it will not be "
                 "asked for again. Remove it from config.yaml",
             )
         if code in (429, 503):
             return Fetched(
                 start,
-                "skipped",
+                FeedStatus.SKIPPED,
                 error=f"HTTP {code}: the server asked us to come back later{_retry_after(response)}; skipped this run",
             )
         if code != 200:
             reason = response.reason_phrase or ""
             return Fetched(
                 start,
-                "failed",
+                FeedStatus.FAILED,
                 error=f"HTTP {code} {reason}".strip() + f" from {url}; check the "
                 "feed's url in config.yaml or try again later",
             )
         if truncated:
             return Fetched(
                 start,
-                "failed",
+                FeedStatus.FAILED,
                 error=f"the response is larger than the {max_bytes:,}-byte cap "
                 "(gather.max_bytes); it was cut off and not used",
             )
         return Fetched(
             start,
-            "ok",
+            FeedStatus.OK,
             body=body,
             final_url=url,
             etag=response.headers.get("etag"),
@@ -149,7 +151,7 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
             moved_to=moved_to,
             notes=notes,
         )
-    return Fetched(start, "failed", error=f"more than {MAX_REDIRECTS} redirects starting at {start}")
+    return Fetched(start, FeedStatus.FAILED, error=f"more than {MAX_REDIRECTS} redirects starting at {start}")
 
 
 async def fetch_all(
@@ -176,16 +178,18 @@ async def fetch_all(
                 return await asyncio.wait_for(fetch_http(client, state, max_bytes), timeout)
             except (TimeoutError, httpx.TimeoutException):
                 return Fetched(
-                    state.url, "failed", error=f"no answer within {timeout:g}s (gather.timeout); the server may be down"
+                    state.url,
+                    FeedStatus.FAILED,
+                    error=f"no answer within {timeout:g}s (gather.timeout); the server may be down",
                 )
             except httpx.HTTPError as error:
                 return Fetched(
                     state.url,
-                    "failed",
+                    FeedStatus.FAILED,
                     error=f"cannot connect ({type(error).__name__}: {str(error)[:120] or 'no detail'})",
                 )
             except (OSError, ValueError) as error:
-                return Fetched(state.url, "failed", error=f"cannot fetch ({error})")
+                return Fetched(state.url, FeedStatus.FAILED, error=f"cannot fetch ({error})")
 
     async with httpx.AsyncClient(
         timeout=timeouts, limits=limits, headers=headers, follow_redirects=False, trust_env=False

@@ -12,8 +12,10 @@ from digest.errors import AllFeedsFailed
 from digest.feeds import clean
 from digest.feeds.fetch import Fetched, fetch_all, is_http, read_file
 from digest.feeds.parse import NotAFeed, parse_feed
-from digest.models import Article, FeedResult, Window
-from digest.store.db import FeedState, State, iso, parse_iso
+from digest.models import Article, FeedResult, FeedState, FeedStatus, Window
+from digest.store import articles as article_rows
+from digest.store import feeds as feed_rows
+from digest.store.db import State, iso, parse_iso
 from digest.util import plural
 
 
@@ -54,7 +56,7 @@ def _fetch(settings: Settings, feeds: list[FeedConfig], states: dict[str, FeedSt
             if states[feed.url].gone:
                 results[feed.url] = Fetched(
                     feed.url,
-                    "gone",
+                    FeedStatus.GONE,
                     error="answered 410 Gone before, so it is no longer fetched; remove it from config.yaml",
                 )
             else:
@@ -77,7 +79,7 @@ def gather(settings: Settings, window: Window, state: State, now: datetime) -> G
     """Fetch and parse every feed; keep the articles of the window, each once; report each feed."""
     cfg = settings.model
     feeds = cfg.feeds
-    states = {feed.url: state.feed(feed.url) for feed in feeds}
+    states = {feed.url: feed_rows.load(state, feed.url) for feed in feeds}
     fetched = _fetch(settings, feeds, states)
     warnings: list[str] = []
     reports: list[FeedResult] = []
@@ -87,17 +89,17 @@ def gather(settings: Settings, window: Window, state: State, now: datetime) -> G
         feed_state = states[feed.url]
         articles: list[Article] = []
         status, error = outcome.status, outcome.error
-        if status == "ok":
+        if status == FeedStatus.OK:
             try:
                 parsed = parse_feed(outcome.body, feed.name, outcome.final_url or feed.url, cfg.issue.teaser_words)
             except NotAFeed as problem:
-                status, error = "failed", str(problem)
+                status, error = FeedStatus.FAILED, str(problem)
             else:
                 articles = parsed.articles
                 warnings.extend(f"feed '{feed.name}': {note}" for note in parsed.notes)
                 feed_state.cached = _encode(articles)
                 feed_state.etag, feed_state.last_modified = outcome.etag, outcome.last_modified
-        elif status == "not-modified" and feed_state.cached:
+        elif status == FeedStatus.NOT_MODIFIED and feed_state.cached:
             articles = _decode(feed_state.cached)
         if outcome.moved_to and outcome.moved_to != feed_state.moved_to:
             feed_state.moved_to = outcome.moved_to
@@ -105,20 +107,20 @@ def gather(settings: Settings, window: Window, state: State, now: datetime) -> G
                 f"feed '{feed.name}' moved permanently to {outcome.moved_to}; it is fetched there "
                 "from now on: update its url in config.yaml"
             )
-        if status in ("ok", "not-modified"):
+        if status in (FeedStatus.OK, FeedStatus.NOT_MODIFIED):
             feed_state.failures, feed_state.last_success, feed_state.last_error = 0, iso(now), None
         else:
             feed_state.failures += 1
             feed_state.last_error = error
-            feed_state.gone = feed_state.gone or status == "gone"
+            feed_state.gone = feed_state.gone or status == FeedStatus.GONE
             warnings.append(f"feed '{feed.name}' ({feed.url}) {status}: {error}")
-        state.save_feed(feed.name, feed_state)
+        feed_rows.save(state, feed.name, feed_state)
         for article in articles:
             extra = [c for c in feed.categories if c not in article.categories]
             article.categories = article.categories + extra
         collected.extend(articles)
         reports.append(FeedResult(name=feed.name, url=feed.url, status=status, items=len(articles), error=error))
-    if reports and all(r.status not in ("ok", "not-modified") for r in reports):
+    if reports and all(r.status not in (FeedStatus.OK, FeedStatus.NOT_MODIFIED) for r in reports):
         raise AllFeedsFailed([f"'{r.name}': {r.error}" for r in reports])
     kept, window_notes = _window(collected, window, state, now)
     warnings.extend(window_notes)
@@ -138,7 +140,7 @@ def _window(
     now: datetime,
 ) -> tuple[list[Article], list[str]]:
     """Keep what was published in [start, end); undated entries count from when they were first seen."""
-    seen = state.first_seen([(a.id, clean.url_key(a.url), a.feed, a.title) for a in articles], now)
+    seen = article_rows.first_seen(state, [(a.id, clean.url_key(a.url), a.feed, a.title) for a in articles], now)
     kept: list[Article] = []
     undated = 0
     future = 0

@@ -12,6 +12,7 @@ from digest.errors import AllFeedsFailed, SendRefused
 from digest.feeds import clean
 from digest.feeds.gather import gather
 from digest.issue.pipeline import Built, Collected, assemble, collect, finish, manifest
+from digest.models import IssueStatus
 from digest.store import issues
 from digest.store.db import State
 from digest.store.issues import Frozen
@@ -40,7 +41,7 @@ def approve(settings: Settings, built: Built, collected: Collected, state: State
     data = manifest(built, settings)
     ids = {placed.article.id for placed in issue.articles()}
     data[FEED_TITLES] = {a.id: a.title for a in collected.articles if a.id in ids}
-    issues.freeze(state, issue.id, issue.window, built.rendered, data, status="approved")
+    issues.freeze(state, issue.id, issue.window, built.rendered, data, status=IssueStatus.APPROVED)
     return Approved(
         id=issue.id,
         articles=issue.article_count,

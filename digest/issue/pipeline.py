@@ -14,6 +14,7 @@ from digest.i18n import dates
 from digest.issue.group import Grouper
 from digest.issue.render import render
 from digest.models import Article, FeedResult, Issue, LeftOut, Placed, Rendered, Section, Window
+from digest.store import articles as article_rows
 from digest.store.db import State, iso
 from digest.util import CLIP_BYTES, plural
 
@@ -115,7 +116,7 @@ def collect(settings: Settings, now: datetime, state: State, window: Window | No
     window = window or period_window(settings, state, now)
     gathered = gather(settings, window, state, now)
     ident = issue_id(window, settings.model.newsletter.timezone)
-    sent_ids, sent_keys = state.sent_article_keys(exclude_issue=ident)
+    sent_ids, sent_keys = article_rows.sent_keys(state, exclude_issue=ident)
     fresh = [a for a in gathered.articles if a.id not in sent_ids and clean.url_key(a.url) not in sent_keys]
     warnings = list(settings.warnings) + gathered.warnings
     if len(fresh) < len(gathered.articles):

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 from digest.config import Settings
 from digest.i18n import dates, translations
 from digest.issue.render import issue_web_url, personalize
+from digest.store import issues
 from digest.store.db import State, parse_iso
-from digest.store.issues import Frozen, get
+from digest.store.issues import Frozen
 from digest.util import atomic_write
 
 
@@ -27,8 +28,7 @@ class Entry:
 
 
 def sent_issues(state: State) -> list[Frozen]:
-    rows = state.db.execute("SELECT id FROM issues WHERE status = 'sent' ORDER BY window_end DESC").fetchall()
-    return [frozen for row in rows if (frozen := get(state, row["id"])) is not None]
+    return issues.sent(state)
 
 
 def _entry(settings: Settings, frozen: Frozen) -> Entry:

@@ -10,6 +10,7 @@ from typing import Any
 
 from digest.config import Settings
 from digest.mail.smtp import connect
+from digest.store import feeds
 from digest.store.db import State
 from digest.util import close_smtp
 
@@ -18,8 +19,7 @@ FAILING_RUNS = 2  # a feed failing this many runs in a row is named in the repor
 
 def failing_feeds(state: State, settings: Settings) -> list[tuple[str, int, str]]:
     urls = {f.url for f in settings.model.feeds}
-    rows = state.db.execute("SELECT url, name, failures, last_error FROM feeds WHERE failures >= ?", (FAILING_RUNS,))
-    return [(row["name"], row["failures"], row["last_error"] or "") for row in rows if row["url"] in urls]
+    return [(name, failures, error) for url, name, failures, error in feeds.failing(state, FAILING_RUNS) if url in urls]
 
 
 def compose(

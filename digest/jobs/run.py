@@ -12,10 +12,12 @@ from datetime import datetime
 from rich.console import Console
 
 from digest.config import Settings
-from digest.errors import DigestError
+from digest.errors import DigestError, SendBusy
 from digest.jobs.archive import write_archive
 from digest.jobs.health import compose, send_report
-from digest.mail.send import Summary, describe, send_issue
+from digest.mail.send import send_issue
+from digest.mail.summary import Summary, describe
+from digest.models import IssueStatus
 from digest.store import issues
 from digest.store.db import State
 
@@ -32,6 +34,8 @@ def run_job(settings: Settings, state: State, now: datetime, console: Console | 
     """Build + send the current period's issue; archive it when sent; mail the editors a health report."""
     try:
         summary = send_issue(settings, state, now, console=console)
+    except SendBusy:
+        raise  # another run is at work and will report: this one did nothing, and nothing failed
     except DigestError as error:
         _report(settings, state, now, f"the run failed: {error}", [], None)
         raise
@@ -42,10 +46,12 @@ def run_job(settings: Settings, state: State, now: datetime, console: Console | 
         result = JobResult(
             outcome=f"issue {summary.issue_id} sent to {summary.sent} subscribers", lines=lines, summary=summary
         )
+    elif summary.error and not summary.accepted:
+        result = JobResult(outcome=f"issue {summary.issue_id} was not sent", lines=lines, summary=summary)
     else:
         result = JobResult(outcome=f"issue {summary.issue_id} only partly sent", lines=lines, summary=summary)
     frozen = issues.get(state, summary.issue_id) if summary.issue_id else None
-    if frozen is not None and frozen.status == "sent":
+    if frozen is not None and frozen.status == IssueStatus.SENT:
         try:
             write_archive(settings, state)
         except OSError as error:

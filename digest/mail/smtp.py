@@ -87,9 +87,30 @@ def send_test(settings: Settings, rendered: Rendered, address: str, now: datetim
         conn.sendmail(settings.model.newsletter.sender_address, [address], message)
     except smtplib.SMTPRecipientsRefused as error:
         code, text = next(iter(error.recipients.values()))
+        raise SmtpConfigError(f"the relay refused the test address {address}: {_reply(code, text)}") from None
+    except smtplib.SMTPSenderRefused as error:
         raise SmtpConfigError(
-            f"the relay refused the test address {address}: {code} {text.decode(errors='replace')}"
+            f"the relay refused the sender address {error.sender} of the test: "
+            f"{_reply(error.smtp_code, error.smtp_error)}; check newsletter.from"
+        ) from None
+    except smtplib.SMTPResponseException as error:
+        raise SmtpConfigError(
+            f"the relay refused the test message to {address}: {_reply(error.smtp_code, error.smtp_error)}"
+        ) from None
+    except (smtplib.SMTPException, OSError) as error:
+        raise SmtpConfigError(
+            f"the test message to {address} could not be sent: the relay at {_where(settings)} "
+            f"dropped the connection ({error})"
         ) from None
     finally:
         close_smtp(conn)
     return prepared.subject
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    said = text.decode(errors="replace") if isinstance(text, bytes) else text
+    return f"{code} {said}".strip()
+
+
+def _where(settings: Settings) -> str:
+    return f"{settings.model.smtp.host}:{settings.model.smtp.port}"

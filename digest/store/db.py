@@ -1,82 +1,27 @@
-"""The SQLite state file: feed cache, articles seen, issues, subscribers, deliveries.
+"""The connection to the state file: one SQLite file for the feed cache, articles seen, issues, subscribers and
+deliveries.
 
-Schema changes are numbered migrations, each applied together with its record in one transaction.
+Everything particular to the engine lives here: opening, pragmas, transactions, migrations and the
+translation of its errors into one sentence (`StateError`). The SQL itself lives in the table modules beside
+this one (feeds, articles, issues, subscribers, deliveries, bounces), the only places in digest that hold any,
+written in standard SQL wherever that costs nothing, so that a second engine can take their place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Literal
 
-MIGRATIONS: list[str] = [
-    # 1: the feed cache and the articles seen
-    """
-    CREATE TABLE feeds (
-        url TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        etag TEXT,
-        last_modified TEXT,
-        moved_to TEXT,
-        gone INTEGER NOT NULL DEFAULT 0,
-        failures INTEGER NOT NULL DEFAULT 0,
-        last_success TEXT,
-        last_error TEXT,
-        cached TEXT
-    );
-    CREATE TABLE articles (
-        id TEXT PRIMARY KEY,
-        url_key TEXT,
-        feed TEXT NOT NULL,
-        title TEXT NOT NULL,
-        first_seen TEXT NOT NULL,
-        sent_in TEXT
-    );
-    CREATE INDEX articles_url_key ON articles(url_key);
-    """,
-    # 2: issues, subscribers and the delivery ledger
-    """
-    CREATE TABLE issues (
-        id TEXT PRIMARY KEY,
-        window_start TEXT NOT NULL,
-        window_end TEXT NOT NULL,
-        status TEXT NOT NULL,
-        approved_at TEXT,
-        frozen TEXT,
-        sent_at TEXT,
-        recipients INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE subscribers (
-        id INTEGER PRIMARY KEY,
-        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        name TEXT NOT NULL DEFAULT '',
-        language TEXT NOT NULL DEFAULT '',
-        themes TEXT NOT NULL DEFAULT '',
-        status TEXT NOT NULL DEFAULT 'active',
-        failures INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE deliveries (
-        issue_id TEXT NOT NULL,
-        subscriber_id INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        message_id TEXT,
-        error TEXT,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (issue_id, subscriber_id)
-    );
-    """,
-    # 3: when a subscriber last came back after leaving: unsubscribe tokens made before it no longer work
-    """
-    ALTER TABLE subscribers ADD COLUMN rejoined_at TEXT
-    """,
-]
+from digest.errors import StateError
+from digest.store.migrations import MIGRATIONS
+
+Params = Sequence[Any]
+Synchronous = Literal["NORMAL", "FULL"]
 
 
 def utcnow_iso() -> str:
@@ -91,33 +36,57 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-@dataclass
-class FeedState:
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    moved_to: str | None = None
-    gone: bool = False
-    failures: int = 0
-    last_success: str | None = None
-    last_error: str | None = None
-    cached: str | None = None  # the articles of the last 200, as JSON: a 304 reuses them without parsing
+def _explain(path: Path, error: sqlite3.Error) -> StateError:
+    """One sentence for what went wrong with the state file, and what to do about it."""
+    said = str(error)
+    if "not a database" in said or "malformed" in said or "corrupt" in said:
+        advice = "is not a SQLite database, or is damaged; restore it from a backup, or move it aside to start afresh"
+    elif "readonly" in said or "read-only" in said:
+        advice = "cannot be written; check the permissions of the file and of its folder"
+    elif "unable to open" in said:
+        advice = "cannot be opened; check that its folder exists and can be written"
+    elif "locked" in said or "busy" in said:
+        advice = "is held by another digest for too long; try again when it has finished"
+    else:
+        advice = "cannot be used"
+    return StateError(f"the state file {path} {advice} ({said})")
 
 
 class State:
-    """A connection to the state file, migrated to the newest schema on open."""
+    """A connection to the state file, migrated to the newest schema on open.
 
-    def __init__(self, path: Path | str) -> None:
+    `synchronous` is how hard a commit waits for the disk: NORMAL survives a killed process, FULL also a
+    power cut (the delivery ledger's outcomes use it)."""
+
+    def __init__(self, path: Path | str, synchronous: Synchronous = "NORMAL", migrate: bool = True) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        memory = str(path) == ":memory:"
+        if not memory and self.path.is_dir():
+            raise StateError(
+                f"the state file {self.path} is a folder; set `state:` in config.yaml to a file such as digest.db"
+            )
+        try:
+            if not memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateError(
+                f"the folder of the state file {self.path} cannot be made ({error.strerror or error})"
+            ) from None
+        try:
+            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise _explain(self.path, error) from None
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        if str(path) != ":memory:":
-            self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self.migrate()
+        try:
+            self.execute("PRAGMA busy_timeout = 30000")
+            if not memory:
+                self.execute("PRAGMA journal_mode = WAL")
+            self.execute(f"PRAGMA synchronous = {synchronous}")
+            if migrate:
+                self.migrate()
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -128,110 +97,69 @@ class State:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+    def another(self, synchronous: Synchronous) -> State:
+        """A second connection to the same file (the ledger writes through its own two)."""
+        return State(self.path, synchronous, migrate=False)
+
+    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         try:
-            yield self.db
+            return self.db.execute(sql, params)
+        except sqlite3.Error as error:
+            raise _explain(self.path, error) from None
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> sqlite3.Cursor:
+        try:
+            return self.db.executemany(sql, rows)
+        except sqlite3.Error as error:
+            raise _explain(self.path, error) from None
+
+    def rows(self, sql: str, params: Params = ()) -> Iterator[sqlite3.Row]:
+        """The rows of a query one at a time, however many there are."""
+        cursor = self.execute(sql, params)
+        try:
+            yield from cursor
+        except sqlite3.Error as error:
+            raise _explain(self.path, error) from None
+        finally:
+            cursor.close()
+
+    def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.execute(sql, params).fetchone()
+        return row
+
+    @contextmanager
+    def transaction(self) -> Iterator[State]:
+        """All or nothing; inside another transaction it simply joins it."""
+        if self.db.in_transaction:
+            yield self
+            return
+        self.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        self.execute("COMMIT")
 
     def migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, applied_at TEXT)")
-        done = {row[0] for row in self.db.execute("SELECT number FROM migrations")}
-        for number, script in enumerate(MIGRATIONS, start=1):
-            if number in done:
+        self.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, applied_at TEXT)")
+        done = {row[0] for row in self.execute("SELECT number FROM migrations")}
+        for migration in MIGRATIONS:
+            if migration.number in done:
                 continue
-            with self.transaction() as db:
-                for statement in filter(str.strip, script.split(";")):
-                    db.execute(statement)
-                db.execute("INSERT INTO migrations VALUES (?, ?)", (number, utcnow_iso()))
+            with self.transaction():
+                for statement in migration.statements:
+                    self.execute(statement)
+                self.execute(
+                    "INSERT INTO migrations (number, applied_at) VALUES (?, ?)", (migration.number, utcnow_iso())
+                )
 
     @property
     def schema_version(self) -> int:
-        row = self.db.execute("SELECT MAX(number) FROM migrations").fetchone()
-        return int(row[0] or 0)
+        row = self.one("SELECT MAX(number) FROM migrations")
+        return int(row[0] or 0) if row else 0
 
-    # feeds
-
-    def feed(self, url: str) -> FeedState:
-        row = self.db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
-        if row is None:
-            return FeedState(url=url)
-        return FeedState(
-            url=url,
-            etag=row["etag"],
-            last_modified=row["last_modified"],
-            moved_to=row["moved_to"],
-            gone=bool(row["gone"]),
-            failures=row["failures"],
-            last_success=row["last_success"],
-            last_error=row["last_error"],
-            cached=row["cached"],
-        )
-
-    def save_feed(self, name: str, feed: FeedState) -> None:
-        self.db.execute(
-            """INSERT INTO feeds (url, name, etag, last_modified, moved_to, gone, failures, last_success,
-                                  last_error, cached)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(url) DO UPDATE SET name=excluded.name, etag=excluded.etag,
-                 last_modified=excluded.last_modified, moved_to=excluded.moved_to, gone=excluded.gone,
-                 failures=excluded.failures, last_success=excluded.last_success,
-                 last_error=excluded.last_error, cached=excluded.cached""",
-            (
-                feed.url,
-                name,
-                feed.etag,
-                feed.last_modified,
-                feed.moved_to,
-                int(feed.gone),
-                feed.failures,
-                feed.last_success,
-                feed.last_error,
-                feed.cached,
-            ),
-        )
-
-    # articles
-
-    def first_seen(self, articles: list[tuple[str, str | None, str, str]], now: datetime) -> dict[str, datetime]:
-        """Record (id, url_key, feed, title) rows not seen before; return every id's first-seen time."""
-        stamp = iso(now)
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO articles (id, url_key, feed, title, first_seen) VALUES (?, ?, ?, ?, ?)",
-                [(aid, key, feed, title, stamp) for aid, key, feed, title in articles],
-            )
-        seen: dict[str, datetime] = {}
-        ids = [row[0] for row in articles]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(f"SELECT id, first_seen FROM articles WHERE id IN ({marks})", chunk):
-                seen[row["id"]] = parse_iso(row["first_seen"])
-        return seen
-
-    def sent_article_keys(self, exclude_issue: str | None = None) -> tuple[set[str], set[str]]:
-        """Ids and URL keys of every article that already went out in a sent issue (other than one)."""
-        ids, keys = set(), set()
-        rows = self.db.execute(
-            "SELECT id, url_key FROM articles WHERE sent_in IS NOT NULL AND sent_in != ?", (exclude_issue or "",)
-        )
-        for row in rows:
-            ids.add(row["id"])
-            if row["url_key"]:
-                keys.add(row["url_key"])
-        return ids, keys
-
-    def mark_sent(self, issue_id: str, article_ids: list[str], url_keys: list[str | None], now: datetime) -> None:
-        with self.transaction() as db:
-            for aid, key in zip(article_ids, url_keys, strict=True):
-                db.execute(
-                    """INSERT INTO articles (id, url_key, feed, title, first_seen, sent_in)
-                       VALUES (?, ?, '', '', ?, ?)
-                       ON CONFLICT(id) DO UPDATE SET sent_in = COALESCE(articles.sent_in, excluded.sent_in)""",
-                    (aid, key, iso(now), issue_id),
-                )
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file, so that a copy of the file alone holds everything."""
+        self.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from digest.models import Rendered, Window
+from digest.models import IssueStatus, Rendered, Window
 from digest.store.db import State, iso, parse_iso, utcnow_iso
-
-STATUSES = ("built", "approved", "sending", "sent", "skipped")
 
 
 @dataclass
@@ -19,7 +17,7 @@ class Frozen:
 
     id: str
     window: Window
-    status: str
+    status: IssueStatus
     rendered: Rendered
     manifest: dict[str, Any]
     approved_at: str | None = None
@@ -40,7 +38,7 @@ def _row_to_frozen(row: Any) -> Frozen | None:
     return Frozen(
         id=row["id"],
         window=Window(parse_iso(row["window_start"]), parse_iso(row["window_end"])),
-        status=row["status"],
+        status=IssueStatus(row["status"]),
         rendered=rendered,
         manifest=data["manifest"],
         approved_at=row["approved_at"],
@@ -49,7 +47,12 @@ def _row_to_frozen(row: Any) -> Frozen | None:
 
 
 def freeze(
-    state: State, issue_id: str, window: Window, rendered: Rendered, manifest: dict[str, Any], status: str = "approved"
+    state: State,
+    issue_id: str,
+    window: Window,
+    rendered: Rendered,
+    manifest: dict[str, Any],
+    status: IssueStatus = IssueStatus.APPROVED,
 ) -> None:
     """Store the issue as approved; a later send uses exactly this content."""
     payload = json.dumps(
@@ -64,48 +67,55 @@ def freeze(
         ensure_ascii=False,
     )
     now = utcnow_iso()
-    with state.transaction() as db:
-        db.execute(
+    approved_at = now if status == IssueStatus.APPROVED else None
+    with state.transaction():
+        state.execute(
             """INSERT INTO issues (id, window_start, window_end, status, approved_at, frozen, created_at)
                VALUES (?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(id) DO UPDATE SET window_start=excluded.window_start,
-                 window_end=excluded.window_end, status=excluded.status, approved_at=excluded.approved_at,
-                 frozen=excluded.frozen""",
-            (issue_id, iso(window.start), iso(window.end), status, now if status == "approved" else None, payload, now),
+               ON CONFLICT(id) DO UPDATE SET window_start = excluded.window_start,
+                 window_end = excluded.window_end, status = excluded.status, approved_at = excluded.approved_at,
+                 frozen = excluded.frozen""",
+            (issue_id, iso(window.start), iso(window.end), IssueStatus(status), approved_at, payload, now),
         )
 
 
 def get(state: State, issue_id: str) -> Frozen | None:
-    row = state.db.execute("SELECT * FROM issues WHERE id = ?", (issue_id,)).fetchone()
-    return _row_to_frozen(row)
+    return _row_to_frozen(state.one("SELECT * FROM issues WHERE id = ?", (issue_id,)))
 
 
-def status_of(state: State, issue_id: str) -> str | None:
-    row = state.db.execute("SELECT status FROM issues WHERE id = ?", (issue_id,)).fetchone()
-    return row["status"] if row else None
+def status_of(state: State, issue_id: str) -> IssueStatus | None:
+    row = state.one("SELECT status FROM issues WHERE id = ?", (issue_id,))
+    return IssueStatus(row["status"]) if row else None
 
 
 def latest_approved(state: State) -> Frozen | None:
     """The newest issue approved and not yet completely sent."""
-    row = state.db.execute(
-        "SELECT * FROM issues WHERE status IN ('approved', 'sending') ORDER BY window_end DESC LIMIT 1"
-    ).fetchone()
+    row = state.one(
+        "SELECT * FROM issues WHERE status IN (?, ?) ORDER BY window_end DESC LIMIT 1",
+        (IssueStatus.APPROVED, IssueStatus.SENDING),
+    )
     return _row_to_frozen(row)
 
 
 def last_sent(state: State) -> tuple[str, datetime] | None:
     """The id and window end of the newest sent issue: where the next period starts."""
-    row = state.db.execute(
-        "SELECT id, window_end FROM issues WHERE status = 'sent' ORDER BY window_end DESC LIMIT 1"
-    ).fetchone()
+    row = state.one(
+        "SELECT id, window_end FROM issues WHERE status = ? ORDER BY window_end DESC LIMIT 1", (IssueStatus.SENT,)
+    )
     return (row["id"], parse_iso(row["window_end"])) if row else None
 
 
-def set_status(state: State, issue_id: str, status: str, recipients: int | None = None) -> None:
-    assert status in STATUSES, status
-    with state.transaction() as db:
-        db.execute("UPDATE issues SET status = ? WHERE id = ?", (status, issue_id))
-        if status == "sent":
-            db.execute("UPDATE issues SET sent_at = ? WHERE id = ?", (utcnow_iso(), issue_id))
+def sent(state: State) -> list[Frozen]:
+    """Every sent issue, newest first."""
+    rows = state.rows("SELECT * FROM issues WHERE status = ? ORDER BY window_end DESC", (IssueStatus.SENT,))
+    return [frozen for row in rows if (frozen := _row_to_frozen(row)) is not None]
+
+
+def set_status(state: State, issue_id: str, status: IssueStatus, recipients: int | None = None) -> None:
+    status = IssueStatus(status)  # a bare string from an old caller must still be a known status
+    with state.transaction():
+        state.execute("UPDATE issues SET status = ? WHERE id = ?", (status, issue_id))
+        if status == IssueStatus.SENT:
+            state.execute("UPDATE issues SET sent_at = ? WHERE id = ?", (utcnow_iso(), issue_id))
         if recipients is not None:
-            db.execute("UPDATE issues SET recipients = ? WHERE id = ?", (recipients, issue_id))
+            state.execute("UPDATE issues SET recipients = ? WHERE id = ?", (recipients, issue_id))

@@ -1,6 +1,7 @@
-"""The subscriber list in the state file: add, import a CSV, remove, list, export.
+"""The subscriber list: add, import a CSV, remove, list, export.
 
-Addresses are checked for syntax only (no DNS) and compared without regard to case.
+Addresses are checked for syntax only (no DNS) and compared without regard to case. Imports and exports stream:
+a list of any length takes the same memory.
 """
 
 from __future__ import annotations
@@ -8,50 +9,50 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from digest.errors import NotFound, SubscriberError
-from digest.store.db import State, utcnow_iso
+from digest.models import Subscriber, SubscriberStatus
+from digest.store import subscribers as rows
+from digest.store.db import State
 from digest.util import check_address, check_name
 
-STATUSES = ("active", "unsubscribed", "bounced")
+__all__ = ["COLUMNS", "STATUSES", "ImportReport", "Subscriber"]  # Subscriber: the record is in digest.models
+
+STATUSES = tuple(SubscriberStatus)
 COLUMNS = ("email", "name", "language", "themes")
+BATCH = 1000  # rows written at a time during an import
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 _THEME_SPLIT = re.compile(r"[\s,;|]+")
 _HEADER_NAMES = {"email": "email", "e-mail": "email", "address": "email", "mail": "email"}
 
+# A cell a spreadsheet would run as a formula: export writes it with a leading apostrophe (which spreadsheets
+# read as "this is text"), import takes one off. Apostrophes already there are counted in, so a cell that
+# really starts with "'=" comes back as it went: the round trip changes nothing.
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+_NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
 
-@dataclass
-class Subscriber:
-    id: int
-    email: str
-    name: str
-    language: str
-    themes: list[str]
-    status: str
-    failures: int
-    created_at: str
-    rejoined_at: str | None = None  # the last re-subscribe; None if the address never came back after leaving
-
-    def joined(self) -> datetime:
-        """Since when this subscription holds: unsubscribe tokens made before it are void."""
-        return datetime.fromisoformat(self.rejoined_at or self.created_at)
+UNCLOSED = "a quote opened on this line is not closed on it (a name cannot hold a line break)"
 
 
 @dataclass
 class ImportReport:
-    """What an import did; `bad` holds (line number, reason) for every line left out."""
+    """What an import did; `bad` holds (line number, reason) for every line left out, unless those went to a
+    listener as they were read (`import_csv`'s `tell`)."""
 
     added: int = 0
     existing: int = 0  # already on the list: left as they are (an unsubscribed address stays unsubscribed)
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, line it repeats)
     bad: list[tuple[int, str]] = field(default_factory=list)
+    bad_lines: int = 0
+    duplicate_lines: int = 0
+
+
+Tell = Callable[[int, str], None]  # (line number, what is wrong with it)
 
 
 def _themes(text: str, known: set[str] | None) -> list[str]:
@@ -70,23 +71,12 @@ def _language(text: str) -> str:
     return language
 
 
-def _row(row: sqlite3.Row) -> Subscriber:
-    return Subscriber(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        language=row["language"],
-        themes=[t for t in row["themes"].split(",") if t],
-        status=row["status"],
-        failures=row["failures"],
-        created_at=row["created_at"],
-        rejoined_at=row["rejoined_at"],
-    )
-
-
 def get(state: State, address: str) -> Subscriber | None:
-    row = state.db.execute("SELECT * FROM subscribers WHERE email = ?", (address.strip(),)).fetchone()
-    return _row(row) if row else None
+    return rows.by_email(state, address.strip())
+
+
+def by_id(state: State, subscriber_id: int) -> Subscriber | None:
+    return rows.by_id(state, subscriber_id)
 
 
 def add(
@@ -106,21 +96,12 @@ def add(
     except ValueError as error:
         raise SubscriberError(str(error)) from None
     existing = get(state, email)
-    now = utcnow_iso()
     if existing is not None:
-        if not reactivate or existing.status == "active":
+        if not reactivate or existing.status == SubscriberStatus.ACTIVE:
             return existing, False
-        # Dated to the microsecond: a token made a moment before must not pass for one made after.
-        state.db.execute(
-            "UPDATE subscribers SET status = 'active', failures = 0, updated_at = ?, rejoined_at = ? WHERE id = ?",
-            (now, datetime.now(UTC).isoformat(), existing.id),
-        )
+        rows.reactivate(state, existing.id)
         return _must_get(state, email), True
-    state.db.execute(
-        """INSERT INTO subscribers (email, name, language, themes, status, created_at, updated_at)
-           VALUES (?, ?, ?, ?, 'active', ?, ?)""",
-        (email, *fields, now, now),
-    )
+    rows.insert(state, email, *fields)
     return _must_get(state, email), True
 
 
@@ -131,62 +112,115 @@ def _must_get(state: State, email: str) -> Subscriber:
     return found
 
 
-def import_csv(state: State, stream: TextIO, known_themes: set[str] | None = None) -> ImportReport:
+# import
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of one line of CSV; a record never spans lines, so a broken quote costs one line, not the
+    rest of the file. ValueError when a quote opened on the line is not closed on it."""
+    if '"' not in line:
+        return line.rstrip("\r\n").split(",")
+    if not line.endswith(("\n", "\r")):
+        line += "\n"  # the last line of a file: an unclosed quote must show the same way as on any other
+    cells = next(csv.reader((line,)), [])
+    if any("\n" in cell or "\r" in cell for cell in cells):
+        raise ValueError(UNCLOSED)
+    return cells
+
+
+def _unneutralise(cell: str) -> str:
+    return cell[1:] if _NEUTRALISED.match(cell) else cell
+
+
+def _parse(values: dict[str, str], known_themes: set[str] | None) -> tuple[str, str, str, str]:
+    """(email, name, language, themes) of one line; ValueError says what is wrong with it."""
+    email = check_address(values.get("email", ""))
+    name = check_name(values.get("name", ""))
+    language = _language(values.get("language", ""))
+    themes = ",".join(_themes(values.get("themes", ""), known_themes))
+    return email, name, language, themes
+
+
+def import_csv(
+    state: State, stream: TextIO, known_themes: set[str] | None = None, tell: Tell | None = None
+) -> ImportReport:
     """Import rows of email, name, language, themes (a header line naming them is optional and may
-    reorder them). Good lines are imported even when others are bad; all in one transaction."""
+    reorder them). Good lines are imported even when others are bad; all in one transaction. Each bad or
+    repeated line goes to `tell` as it is read (else into the report's lists)."""
     report = ImportReport()
+
+    def problem(number: int, reason: str, repeats: int | None = None) -> None:
+        if repeats is None:
+            report.bad_lines += 1
+        else:
+            report.duplicate_lines += 1
+            reason = f"repeats the address of line {repeats}; left out"
+        if tell is not None:
+            tell(number, reason)
+        elif repeats is None:
+            report.bad.append((number, reason))
+        else:
+            report.duplicates.append((number, repeats))
+
+    def flush(batch: list[tuple[int, str, str, str, str]]) -> None:
+        added, repeats = rows.import_rows(state, batch)
+        report.added += added
+        report.existing += len(batch) - len(repeats) - added
+        for number, first in repeats:
+            problem(number, "", first)
+        batch.clear()
+
     columns = list(COLUMNS)
-    seen: dict[str, int] = {}
-    rows: list[tuple[str, str, str, str]] = []
-    reader = csv.reader(stream)
-    try:
-        for record in reader:
-            number = reader.line_num
-            cells = [c.strip() for c in record]
-            if not any(cells) or cells[0].startswith("#"):
-                continue
-            if not seen and not report.bad and cells[0].lower() in _HEADER_NAMES:
-                columns = [_HEADER_NAMES.get(c.lower(), c.lower()) for c in cells]
-                continue
-            values = dict(zip(columns, cells, strict=False))
-            try:
-                email = check_address(values.get("email", ""))
-                name = check_name(values.get("name", ""))
-                language = _language(values.get("language", ""))
-                themes = ",".join(_themes(values.get("themes", ""), known_themes))
-            except ValueError as error:
-                report.bad.append((number, str(error)))
-                continue
-            key = email.lower()
-            if key in seen:
-                report.duplicates.append((number, seen[key]))
-                continue
-            seen[key] = number
-            rows.append((email, name, language, themes))
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise SubscriberError(f"line {reader.line_num + 1} of the CSV cannot be read: {error}") from None
-    now = utcnow_iso()
-    with state.transaction() as db:
-        before = db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0]
-        db.executemany(
-            """INSERT INTO subscribers (email, name, language, themes, status, created_at, updated_at)
-               VALUES (?, ?, ?, ?, 'active', ?, ?) ON CONFLICT(email) DO NOTHING""",
-            [(*row, now, now) for row in rows],
-        )
-        after = db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0]
-    report.added = after - before
-    report.existing = len(rows) - report.added
+    started = False  # a header may only come before every other line
+    batch: list[tuple[int, str, str, str, str]] = []
+    number = 0
+    with state.transaction():
+        rows.start_import(state)
+        try:
+            for number, line in enumerate(stream, start=1):
+                try:
+                    cells = [_unneutralise(c.strip()) for c in _cells(line)]
+                except ValueError as error:
+                    started = True
+                    problem(number, str(error))
+                    continue
+                if not any(cells) or cells[0].startswith("#"):
+                    continue
+                if not started and cells[0].lower() in _HEADER_NAMES:
+                    columns = [_HEADER_NAMES.get(c.lower(), c.lower()) for c in cells]
+                    started = True
+                    continue
+                started = True
+                try:
+                    batch.append((number, *_parse(dict(zip(columns, cells, strict=False)), known_themes)))
+                except ValueError as error:
+                    problem(number, str(error))
+                    continue
+                if len(batch) >= BATCH:
+                    flush(batch)
+            flush(batch)
+        except UnicodeDecodeError as error:
+            raise SubscriberError(f"line {number + 1} of the CSV cannot be read: {error}") from None
+        finally:
+            rows.end_import(state)
     return report
 
 
-def import_file(state: State, path: Path, known_themes: set[str] | None = None) -> ImportReport:
+def import_file(
+    state: State, path: Path, known_themes: set[str] | None = None, tell: Tell | None = None
+) -> ImportReport:
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            return import_csv(state, stream, known_themes)
+            return import_csv(state, stream, known_themes, tell)
     except FileNotFoundError:
         raise SubscriberError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SubscriberError(f"{path}: is a folder, not a CSV file") from None
     except OSError as error:
         raise SubscriberError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+# remove, list, export
 
 
 def remove(state: State, address: str, forget: bool = False) -> Subscriber:
@@ -195,53 +229,39 @@ def remove(state: State, address: str, forget: bool = False) -> Subscriber:
     found = get(state, address)
     if found is None:
         raise NotFound(f"{address.strip()} is not on the subscriber list")
-    with state.transaction() as db:
-        if forget:
-            db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (found.id,))
-            db.execute("DELETE FROM subscribers WHERE id = ?", (found.id,))
-        else:
-            db.execute(
-                "UPDATE subscribers SET status = 'unsubscribed', updated_at = ? WHERE id = ?", (utcnow_iso(), found.id)
-            )
+    if forget:
+        rows.forget(state, found.id)
+    else:
+        rows.set_status(state, found.id, SubscriberStatus.UNSUBSCRIBED)
     return found
 
 
 def unsubscribe(state: State, subscriber_id: int) -> None:
-    state.db.execute(
-        "UPDATE subscribers SET status = 'unsubscribed', updated_at = ? WHERE id = ? AND status != 'unsubscribed'",
-        (utcnow_iso(), subscriber_id),
-    )
+    rows.set_status(state, subscriber_id, SubscriberStatus.UNSUBSCRIBED)
 
 
-def by_id(state: State, subscriber_id: int) -> Subscriber | None:
-    row = state.db.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
-    return _row(row) if row else None
+def all_subscribers(state: State, status: SubscriberStatus | str | None = None) -> Iterator[Subscriber]:
+    """Every subscriber (or those of one status), read one at a time."""
+    return rows.iterate(state, SubscriberStatus(status) if status is not None else None)
 
 
-def all_subscribers(state: State, status: str | None = None) -> Iterator[Subscriber]:
-    if status is None:
-        rows = state.db.execute("SELECT * FROM subscribers ORDER BY id")
-    else:
-        rows = state.db.execute("SELECT * FROM subscribers WHERE status = ? ORDER BY id", (status,))
-    for row in rows:
-        yield _row(row)
+def counts(state: State) -> dict[SubscriberStatus, int]:
+    return rows.counts(state)
 
 
-def counts(state: State) -> dict[str, int]:
-    found = dict.fromkeys(STATUSES, 0)
-    for row in state.db.execute("SELECT status, COUNT(*) FROM subscribers GROUP BY status"):
-        found[row[0]] = row[1]
-    return found
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula, made text by a leading apostrophe (import takes it off)."""
+    return "'" + cell if _FORMULA.match(cell) else cell
 
 
 def export_csv(subscribers: Iterable[Subscriber], stream: TextIO) -> int:
-    """Write the list as CSV that `import_csv` reads back; returns the number of rows."""
+    """Write the list as CSV that `import_csv` reads back, one row at a time; returns the number of rows."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow([*COLUMNS, "status", "failures", "created_at"])
     count = 0
     for sub in subscribers:
-        writer.writerow([sub.email, sub.name, sub.language, ";".join(sub.themes), sub.status, sub.failures,
-                         sub.created_at])  # fmt: skip
+        writer.writerow([neutralise(sub.email), neutralise(sub.name), neutralise(sub.language),
+                         neutralise(";".join(sub.themes)), sub.status, sub.failures, sub.created_at])  # fmt: skip
         count += 1
     return count
 

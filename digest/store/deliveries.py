@@ -1,0 +1,63 @@
+"""The delivery ledger: one row per issue and subscriber, saying how far that copy got.
+
+How the rows move, and why a kill can duplicate at most one message, is told in digest/mail/delivery/__init__.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from digest.models import DeliveryStatus, Recipient, SubscriberStatus
+from digest.store.db import State, utcnow_iso
+
+
+def record(
+    state: State,
+    issue_id: str,
+    subscriber_id: int,
+    status: DeliveryStatus,
+    tried: int,
+    message_id: str | None,
+    error: str | None,
+) -> None:
+    """Write the row's new status; `tried` adds to its attempts, a missing message id keeps the one it had."""
+    state.execute(
+        """INSERT INTO deliveries (issue_id, subscriber_id, status, attempts, message_id, error, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(issue_id, subscriber_id) DO UPDATE SET status = excluded.status,
+             attempts = deliveries.attempts + ?, message_id = COALESCE(excluded.message_id,
+             deliveries.message_id), error = excluded.error, updated_at = excluded.updated_at""",
+        (issue_id, subscriber_id, status, tried, message_id, error, utcnow_iso(), tried),
+    )
+
+
+def of_issue(state: State, issue_id: str) -> Iterator[tuple[Recipient, SubscriberStatus, DeliveryStatus | None]]:
+    """Every subscriber with its status and how far this issue's copy got (None: not tried yet)."""
+    rows = state.rows(
+        """SELECT s.id, s.email, s.name, s.status, d.status AS done, d.attempts
+           FROM subscribers s LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.issue_id = ?
+           ORDER BY s.id""",
+        (issue_id,),
+    )
+    for row in rows:
+        done = DeliveryStatus(row["done"]) if row["done"] else None
+        yield (
+            Recipient(row["id"], row["email"], row["name"], row["attempts"] or 0),
+            SubscriberStatus(row["status"]),
+            done,
+        )
+
+
+def count_sent(state: State, issue_id: str) -> int:
+    row = state.one(
+        "SELECT COUNT(*) FROM deliveries WHERE issue_id = ? AND status = ?", (issue_id, DeliveryStatus.SENT)
+    )
+    return int(row[0]) if row else 0
+
+
+def sent_since(state: State, since: str) -> list[str]:
+    """When each message accepted after `since` (an ISO time) was accepted: the hourly cap counts them."""
+    rows = state.rows(
+        "SELECT updated_at FROM deliveries WHERE status = ? AND updated_at > ?", (DeliveryStatus.SENT, since)
+    )
+    return [row[0] for row in rows]

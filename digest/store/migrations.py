@@ -1,0 +1,106 @@
+"""The schema of the state file, as numbered migrations.
+
+Each migration is a tuple of single statements, run one by one (never a script split on ";", which would
+break on a semicolon inside a string or a trigger) and applied together with its record in `migrations`,
+in one transaction. A released migration never changes: a new schema is a new migration at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "the feed cache and the articles seen",
+        (
+            """CREATE TABLE feeds (
+                url TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                etag TEXT,
+                last_modified TEXT,
+                moved_to TEXT,
+                gone INTEGER NOT NULL DEFAULT 0,
+                failures INTEGER NOT NULL DEFAULT 0,
+                last_success TEXT,
+                last_error TEXT,
+                cached TEXT
+            )""",
+            """CREATE TABLE articles (
+                id TEXT PRIMARY KEY,
+                url_key TEXT,
+                feed TEXT NOT NULL,
+                title TEXT NOT NULL,
+                first_seen TEXT NOT NULL,
+                sent_in TEXT
+            )""",
+            "CREATE INDEX articles_url_key ON articles(url_key)",
+        ),
+    ),
+    Migration(
+        2,
+        "issues, subscribers and the delivery ledger",
+        (
+            """CREATE TABLE issues (
+                id TEXT PRIMARY KEY,
+                window_start TEXT NOT NULL,
+                window_end TEXT NOT NULL,
+                status TEXT NOT NULL,
+                approved_at TEXT,
+                frozen TEXT,
+                sent_at TEXT,
+                recipients INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE subscribers (
+                id INTEGER PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                name TEXT NOT NULL DEFAULT '',
+                language TEXT NOT NULL DEFAULT '',
+                themes TEXT NOT NULL DEFAULT '',
+                status TEXT NOT NULL DEFAULT 'active',
+                failures INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE deliveries (
+                issue_id TEXT NOT NULL,
+                subscriber_id INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                message_id TEXT,
+                error TEXT,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (issue_id, subscriber_id)
+            )""",
+        ),
+    ),
+    Migration(
+        3,
+        "when a subscriber last came back after leaving: unsubscribe tokens made before it no longer work",
+        ("ALTER TABLE subscribers ADD COLUMN rejoined_at TEXT",),
+    ),
+    Migration(
+        4,
+        "bounces from every source: SMTP refusals today, bounce reports and complaints tomorrow",
+        (
+            """CREATE TABLE bounces (
+                subscriber_id INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                source TEXT NOT NULL,
+                code INTEGER,
+                detail TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX bounces_subscriber ON bounces(subscriber_id)",
+        ),
+    ),
+)
