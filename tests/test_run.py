@@ -227,3 +227,43 @@ def test_serve_publishes_the_archive_and_a_generic_unsubscribe_page(job: Job, tm
         assert "one click" in generic
         for bad in ("../config.yaml", "..%2Fconfig.yaml", "state/digest.db"):
             assert client.get(f"/archive/{bad}").status_code == 404
+
+
+def test_a_clock_behind_the_last_sent_issue_sends_nothing_stale(job: Job, tmp_path: Path) -> None:
+    write_feed(
+        tmp_path / "feed.xml",
+        [
+            item("dock-strike", "Dock workers strike at the port", T - timedelta(days=1)),
+            item("old-news", "A strike of the week before", T - timedelta(days=9)),  # in no sent window
+        ],
+    )
+    assert job.run(T).exit_code == 0
+
+    same_week = job.run(T - timedelta(hours=3))  # a little behind, within the issue just sent: nothing to do
+    assert same_week.exit_code == 0 and "already sent" in same_week.output
+    behind = job.run(T - timedelta(days=7))
+
+    assert behind.exit_code == 1
+    assert job.to_subscribers(behind.new_messages) == []
+    assert behind.stderr.startswith("error: the clock (2026-02-27T12:00:00+00:00) is earlier than the end of the last")
+    assert "2026-W10" in behind.stderr and behind.stderr.count("\n") == 1
+
+
+def test_a_run_refused_by_the_lock_reports_no_failure_to_the_editors(job: Job) -> None:
+    import fcntl
+    import os
+
+    state = load_config(job.config).state_path
+    lock = state.with_name(state.name + ".send.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another run is sending (this process stands for it)
+        os.pwrite(fd, f"{os.getpid()} 2026-W10".ljust(127).encode() + b"\n", 0)
+        refused = job.run(T)
+    finally:
+        os.close(fd)
+
+    assert refused.exit_code == 1 and "is already running" in refused.stderr
+    assert refused.new_messages == []  # no "the run failed" to the editors: the run holding the lock reports
+    assert job.run(T).exit_code == 0

@@ -476,3 +476,105 @@ def test_sending_an_approved_issue_warns_of_articles_renamed_since(
     assert result.exit_code == 0, result.stderr
     assert "Berlinale" in result.output and "warning:" in result.output
     assert sum(received(smtp_sink).values()) == 2  # the approved issue still goes out, as approved
+
+
+def refuse_every_message(sink: SmtpSink, answer: str, but: str | None = None) -> Callable[[], None]:
+    """The relay answers `answer` to the end of every message (except one to `but`); returns the undo."""
+    original = sink.handler.handle_DATA
+
+    async def refuse(server: Any, session: Any, envelope: Any) -> str:
+        if envelope.rcpt_tos == [but]:
+            return str(await original(server, session, envelope))
+        return answer
+
+    sink.handler.handle_DATA = refuse  # type: ignore[method-assign]
+    return lambda: setattr(sink.handler, "handle_DATA", original)
+
+
+def sent_state(config: Path) -> tuple[str | None, set[str]]:
+    """The issue's status and the ids of the articles marked as sent."""
+    from digest.store import issues
+
+    with State(load_config(config).state_path) as state:
+        status = issues.status_of(state, "2024-W09")
+    db = sqlite3.connect(load_config(config).state_path)
+    marked = {row[0] for row in db.execute("SELECT id FROM articles WHERE sent_in IS NOT NULL")}
+    db.close()
+    return status, marked
+
+
+@pytest.mark.parametrize("answer", ["554 5.7.1 Message refused as spam", "500 Line too long (see RFC5321 4.5.3.1.6)"])
+def test_a_relay_refusing_every_message_leaves_the_issue_unsent_and_bounces_nobody(
+    send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any], answer: str
+) -> None:
+    config = send_config(connections=2, bounce_after=1)
+    everyone = add_subscribers(config, 40)
+    undo = refuse_every_message(smtp_sink, answer)
+
+    refused = cli("send", "--config", config, "--now", NOW)
+
+    assert refused.exit_code == 1, refused.output
+    assert "the relay refused 10 messages and accepted 0 of this issue" in refused.stderr
+    assert "the issue stays unsent" in refused.stderr and answer in refused.stderr
+    assert not smtp_sink.handler.messages
+    assert set(statuses(config).values()) == {"active"}  # nobody is bounced for what the relay thinks of the issue
+    assert {row[0] for row in deliveries(config).values()} <= {"deferred", "sending"}
+    assert sent_state(config) == ("sending", set())  # not sent, and its articles may still go out
+
+    undo()  # the relay is fixed: the same command sends the issue, to everyone, once
+    again = cli("send", "--config", config, "--now", NOW)
+    assert again.exit_code == 0, again.output
+    assert "40 sent" in again.stdout and "is sent" in again.stdout
+    counts = received(smtp_sink)
+    assert set(counts) == set(everyone) and set(counts.values()) == {1}
+    assert cli("send", "--config", config, "--now", NOW).stdout.startswith("issue 2024-W09 was already sent")
+
+
+def test_a_relay_that_accepts_almost_nothing_leaves_the_issue_unsent(
+    send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any]
+) -> None:
+    config = send_config(connections=1, bounce_after=1)
+    everyone = add_subscribers(config, 60)
+    refuse_every_message(smtp_sink, "550 Message rejected", but=everyone[3])
+
+    result = cli("send", "--config", config, "--now", NOW)
+
+    assert result.exit_code == 1, result.output
+    assert "accepted 1 of this issue" in result.stderr and "the issue stays unsent" in result.stderr
+    assert sum(received(smtp_sink).values()) == 1
+    assert sent_state(config) == ("sending", set())
+    assert "is sent" not in result.stdout
+    assert set(statuses(config).values()) == {"active"}  # not even the readers refused before the one accepted
+
+
+def test_a_content_refusal_fails_that_copy_but_bounces_nobody(
+    send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any]
+) -> None:
+    config = send_config(connections=2, bounce_after=1)
+    everyone = add_subscribers(config, 40)
+    policy, mailbox = set(everyone[10:13]), everyone[30]
+    smtp_sink.handler.reply = lambda rcpt: (
+        "550 5.7.1 Refused by local policy" if rcpt in policy else "550 5.1.1 No such user" if rcpt == mailbox else None
+    )
+
+    result = cli("send", "--config", config, "--now", NOW)
+
+    assert result.exit_code == 0, result.output
+    assert "36 sent" in result.stdout and "4 failed" in result.stdout and "is sent" in result.stdout
+    after = statuses(config)
+    assert {a for a, s in after.items() if s == "bounced"} == {mailbox}  # a policy refusal is not the reader's
+    ledger = deliveries(config)
+    assert all(ledger[a][0] == "failed" for a in policy)
+
+
+def test_a_refused_test_send_is_one_sentence(
+    send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any]
+) -> None:
+    config = send_config()
+    refuse_every_message(smtp_sink, "554 5.6.0 Message content refused")
+    result = cli("send", "--config", config, "--now", NOW, "--test-to", "editor@example.org")
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr == (
+        "error: the relay refused the test message to editor@example.org: 554 5.6.0 Message content refused\n"
+    )
