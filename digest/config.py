@@ -4,18 +4,88 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from digest.errors import ConfigError
 from digest.i18n import N_, in_language, locale_of, normalize, translations
-from digest.util import WARN_BYTES
+from digest.util import WARN_BYTES, YamlRefused, check_address, clip, control_char, describe_char, load_yaml, shorten
+
+SUBJECT_FIELDS = ("title", "date", "issue")
+
+
+def one_line(value: str) -> str:
+    """Text that goes into a mail header: a line break would start a header of its own, an escape garble it."""
+    bad = control_char(value)
+    if bad is not None:
+        raise ValueError(
+            f"expected one line of text but received {shorten(value)} holding {describe_char(bad)}; "
+            "it goes into mail headers, so it may hold no line break or control character"
+        )
+    return value
+
+
+def email_text(value: str) -> str:
+    """Text shown in the email: lines are fine, other control characters would break the MJML compiler."""
+    bad = control_char(value, allowed="\n\t")
+    if bad is not None:
+        raise ValueError(
+            f"expected text but received {shorten(value)} holding the control character {describe_char(bad)}; remove it"
+        )
+    return value
+
+
+def check_subject(value: str) -> str:
+    """Only {title}, {date} and {issue}, each plain: the subject is formatted with them at every build."""
+    try:
+        fields = [(n, spec, conv) for _, n, spec, conv in string.Formatter().parse(value) if n is not None]
+    except ValueError as error:  # "{title" unclosed, a lone "}"
+        raise ValueError(
+            f"{shorten(value)} is not a valid template ({error}); use {{title}}, {{date}} and {{issue}}, "
+            "and write {{ or }} for a literal brace"
+        ) from None
+    for name, spec, conversion in fields:
+        if name not in SUBJECT_FIELDS or spec or conversion:
+            raise ValueError(
+                f"{shorten('{' + name + '}')} is not a placeholder digest fills in; use {{title}}, {{date}} or "
+                "{issue}, and write {{ or }} for a literal brace"
+            )
+    return one_line(value)
+
+
+def _address(value: str) -> str:
+    if "@" not in parseaddr(value)[1]:
+        raise ValueError(f"expected an address such as 'Name <news@example.org>' but received {shorten(value)}")
+    return value
+
+
+def _bare_address(value: str) -> str:
+    try:
+        return check_address(value)
+    except ValueError as error:
+        raise ValueError(f"expected a bare address such as name@example.org: {clip(str(error))}") from None
+
+
+BareAddress = Annotated[str, AfterValidator(one_line), AfterValidator(_bare_address)]
+OneLine = Annotated[str, AfterValidator(one_line)]
+EmailText = Annotated[str, AfterValidator(email_text)]
+HeaderAddress = Annotated[str, AfterValidator(one_line), AfterValidator(_address)]
 
 
 class _Model(BaseModel):
@@ -23,15 +93,15 @@ class _Model(BaseModel):
 
 
 class Newsletter(_Model):
-    title: str
-    from_: str = Field(alias="from")
+    title: OneLine
+    from_: HeaderAddress = Field(alias="from")
     timezone: str = "UTC"
     language: str = "en"
-    subject: str = "{title}: {date}"
-    reply_to: str | None = None
-    intro: str = ""
-    postal_address: str = ""
-    contact_url: str | None = None
+    subject: Annotated[str, AfterValidator(check_subject)] = "{title}: {date}"
+    reply_to: HeaderAddress | None = None
+    intro: EmailText = ""
+    postal_address: EmailText = ""
+    contact_url: OneLine | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -39,7 +109,9 @@ class Newsletter(_Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"expected an IANA time zone such as America/New_York but received {value!r}") from None
+            raise ValueError(
+                f"expected an IANA time zone such as America/New_York but received {shorten(value)}"
+            ) from None
         return value
 
     @field_validator("language")
@@ -47,12 +119,6 @@ class Newsletter(_Model):
     def _known_language(cls, value: str) -> str:
         locale_of(value)  # raises ValueError naming what was expected
         return normalize(value)
-
-    @field_validator("from_")
-    @classmethod
-    def _an_address(cls, value: str) -> str:
-        if "@" not in parseaddr(value)[1]:
-            raise ValueError(f"expected an address such as 'Name <news@example.org>' but received {value!r}")
         return value
 
     @property
@@ -126,7 +192,9 @@ class _Titled(_Model):
         if not isinstance(value, dict):
             return value
         if not value or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()):
-            raise ValueError(f"expected a title, or titles by language like {{en: Labor, es: Trabajo}}, not {value!r}")
+            raise ValueError(
+                f"expected a title, or titles by language like {{en: Labor, es: Trabajo}}, not {shorten(value)}"
+            )
         language = _language(info)
         chosen = in_language(value, language)
         if chosen is None:
@@ -181,9 +249,11 @@ class Weights(_Model):
 
 
 class IssueSettings(_Model):
-    window_days: float = Field(7, gt=0)
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    window_days: float = Field(7, gt=0, le=366)
     max_per_section: int = Field(10, ge=1)
-    max_lookback_days: float = Field(28, gt=0)
+    max_lookback_days: float = Field(28, gt=0, le=3660)
     min_articles: int = Field(1, ge=0)
     require_approval: bool = False
     size_budget: int = Field(WARN_BYTES, ge=10_000)
@@ -194,8 +264,10 @@ class IssueSettings(_Model):
 
 
 class GatherSettings(_Model):
-    timeout: float = Field(20.0, gt=0)
-    connect_timeout: float = Field(10.0, gt=0)
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    timeout: float = Field(20.0, gt=0, le=3600)
+    connect_timeout: float = Field(10.0, gt=0, le=3600)
     concurrency: int = Field(8, ge=1, le=64)
     max_bytes: int = Field(10_000_000, ge=1024)
 
@@ -214,7 +286,7 @@ class Web(_Model):
     @classmethod
     def _https(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError(f"expected an http(s) URL but received {value!r}")
+            raise ValueError(f"expected an http(s) URL but received {shorten(value)}")
         return value.rstrip("/") if value else value
 
 
@@ -223,19 +295,21 @@ class Archive(_Model):
 
 
 class Smtp(_Model):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     host: str = "127.0.0.1"
-    port: int = 587
+    port: int = Field(587, ge=1, le=65535)
     security: Literal["none", "starttls", "ssl"] = "starttls"
     username: str | None = None
     password_env: str = "DIGEST_SMTP_PASSWORD"
     connections: int = Field(4, ge=1, le=64)
     rate_per_second: float = Field(50.0, gt=0)
     rate_per_hour: int = Field(0, ge=0)  # 0: no hourly cap
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(30.0, gt=0, le=3600)
     retries: int = Field(5, ge=0)
-    retry_delay: float = Field(30.0, gt=0)  # seconds before the first retry of a 4xx; doubles each time
+    retry_delay: float = Field(30.0, gt=0, le=86400)  # seconds before the first retry of a 4xx; doubles each time
     bounce_after: int = Field(3, ge=1)
-    unsubscribe_mailto: str | None = None
+    unsubscribe_mailto: BareAddress | None = None
     ca_file: str | None = None  # a CA bundle to trust for the relay's certificate (a private CA), relative to config
 
 
@@ -252,7 +326,7 @@ class Schedule(_Model):
 
 class Preview(_Model):
     host: str = "127.0.0.1"
-    port: int = 8025
+    port: int = Field(8025, ge=0, le=65535)
     token_env: str = "DIGEST_PREVIEW_TOKEN"
 
 
@@ -273,7 +347,7 @@ class Config(_Model):
     preview: Preview = Preview()
     state: str = "digest.db"
     secret_env: str = "DIGEST_SECRET"
-    editors: list[str] = []
+    editors: list[BareAddress] = []
     templates: str | None = None  # a folder whose files override the shipped templates
     corrections_dir: str = "corrections"  # the editors' corrections, one YAML file per issue
     now: str | None = None  # pins the clock (the demo uses it)
@@ -342,8 +416,7 @@ class Settings:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(value)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -366,9 +439,9 @@ def _problems(error: ValidationError) -> list[str]:
         elif kind == "value_error" and not item["loc"]:  # a check across keys names its key itself
             problems.append(item["msg"].removeprefix("Value error, "))
         elif kind == "value_error":
-            problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+            problems.append(f"{where}: {clip(item['msg'].removeprefix('Value error, '), 400)}")
         else:
-            problems.append(f"{where}: {item['msg'].lower()} but received {_describe(item.get('input'))}")
+            problems.append(f"{where}: {clip(item['msg'].lower())} but received {_describe(item.get('input'))}")
     return problems
 
 
@@ -429,7 +502,9 @@ def load_config(path: str | Path, strict: bool = False) -> Settings:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(str(path), [f"cannot be read ({error})"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except YamlRefused as error:
+        raise ConfigError(str(path), [f"is refused: {error}"]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"

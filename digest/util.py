@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import reprlib
 import smtplib
 import unicodedata
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 # Gmail clips an HTML part near here (folklore, measured between 102 and 105 KB): the hard limit of every check.
 CLIP_BYTES = 102_000
@@ -124,3 +128,97 @@ def _control(char: str) -> bool:
 
 def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def control_char(text: str, allowed: str = "") -> str | None:
+    """The first control character (C0, C1, line or paragraph separator, bidi override) not in `allowed`."""
+    return next((c for c in text if c not in allowed and _control(c)), None)
+
+
+def describe_char(char: str) -> str:
+    """'U+000A (a line break)': how an error names a character that cannot be shown as itself."""
+    kind = " (a line break)" if char in "\r\n\u2028\u2029\x85" else " (an escape)" if char == "\x1b" else ""
+    return f"U+{ord(char):04X}{kind}"
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+_SHORT.maxlevel = 3
+
+
+def shorten(value: object, limit: int = 60) -> str:
+    """A value as an error quotes it: its repr, cut to `limit` characters without ever expanding all of it."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def clip(text: str, limit: int = 200) -> str:
+    """A message cut to `limit` characters: a sentence quoting an error must stay a sentence."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# YAML that editors write (config.yaml, corrections): a few hundred values. Aliases may make a short file stand
+# for billions of them (the "billion laughs"), which every later step would walk: refuse far past real use.
+YAML_MAX_VALUES = 100_000
+YAML_MAX_CHARS = 10_000_000
+
+
+class YamlRefused(ValueError):
+    """YAML that parses but is refused: aliases that expand too far or into themselves, or nesting too deep."""
+
+
+def load_yaml(text: str) -> Any:
+    """yaml.safe_load, refusing documents whose aliases expand past YAML_MAX_VALUES values or YAML_MAX_CHARS
+    characters (checked on the parsed node graph, before anything is built from it); yaml.YAMLError for bad
+    syntax, YamlRefused for the rest."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise YamlRefused("it is nested too deeply (hundreds of levels)") from None
+    finally:
+        loader.dispose()
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Count what the node graph expands to, each shared node once (so the count itself cannot explode)."""
+    done: dict[int, tuple[int, int]] = {}
+    open_: set[int] = set()  # the nodes on the path being walked: meeting one again is a loop
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_counted = stack.pop()
+        key = id(node)
+        if children_counted:
+            values, chars = 1, 0
+            for child in _children(node):
+                values, chars = values + done[id(child)][0], chars + done[id(child)][1]
+            if values > YAML_MAX_VALUES or chars > YAML_MAX_CHARS:
+                raise YamlRefused(
+                    f"its aliases (*name) expand to more than {YAML_MAX_VALUES:,} values or "
+                    f"{YAML_MAX_CHARS:,} characters (line {node.start_mark.line + 1}); write the values out instead"
+                )
+            done[key] = (values, chars)
+            open_.discard(key)
+        elif key in done:
+            continue
+        elif key in open_:
+            raise YamlRefused(f"an alias at line {node.start_mark.line + 1} makes a value contain itself")
+        elif isinstance(node, yaml.ScalarNode):
+            done[key] = (1, len(node.value))
+        else:
+            open_.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in done)

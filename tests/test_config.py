@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -159,3 +161,85 @@ def test_unknown_keys_of_a_term_rule_are_warned_by_name(tmp_path: Path) -> None:
     data = {**MINIMAL, "themes": [{"slug": "la", "title": "LA", "keywords": [{"term": "Lima", "cse": "proper"}]}]}
     settings = load_config(write(tmp_path, data))
     assert any("themes[0].keywords[0].cse" in w for w in settings.warnings)
+
+
+# hardening: what a config may hold is checked at load, with short sentences
+
+
+def alias_bomb(levels: int) -> str:
+    """Each level lists the one below nine times: a few hundred bytes that stand for 9**levels strings."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_once_in_one_short_sentence(tmp_path: Path) -> None:
+    text = alias_bomb(7) + "newsletter: {title: T, from: t@example.org}\nfeeds: *l6\n"
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert time.monotonic() - started < 5
+    message = str(caught.value)
+    assert "alias" in message and len(message) < 300, message
+
+
+def test_a_huge_value_is_quoted_short(tmp_path: Path) -> None:
+    data = {**MINIMAL, "newsletter": {**MINIMAL["newsletter"], "timezone": "Mars/" + "x" * 1_000_000}}
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, data))
+    assert "newsletter.timezone" in str(caught.value) and len(str(caught.value)) < 400
+
+
+HEADER_KEYS = [
+    ("newsletter", "title", "Weekly\r\nBcc: victim@example.org"),
+    ("newsletter", "subject", "{title}\nBcc: victim@example.org"),
+    ("newsletter", "from", "T <t@example.org>\r\nBcc: victim@example.org"),
+    ("newsletter", "reply_to", "r@example.org\rBcc: victim@example.org"),
+    ("smtp", "unsubscribe_mailto", "leave@example.org\r\nBcc: victim@example.org"),
+    ("newsletter", "intro", "Hello \x1b[31mreader"),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "value"), HEADER_KEYS, ids=[f"{s}.{k}" for s, k, _ in HEADER_KEYS])
+def test_line_breaks_in_header_fields_and_control_characters_in_the_intro_are_refused_at_load(
+    tmp_path: Path, section: str, key: str, value: str
+) -> None:
+    data: dict[str, Any] = {**MINIMAL, "newsletter": dict(MINIMAL["newsletter"])}
+    data.setdefault(section, {})[key] = value
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, data))
+    assert [p for p in caught.value.problems if p.startswith(f"{section}.{key}:")], caught.value.problems
+    assert "U+00" in str(caught.value)
+
+
+def test_an_escape_in_the_intro_is_one_sentence_from_build(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    feed = REPO / "digest" / "demo" / "leftvoice-sample.xml"
+    data = {**MINIMAL, "feeds": [{"name": "F", "url": str(feed)}]}
+    data["newsletter"] = {**MINIMAL["newsletter"], "intro": "A word \x1b]0;owned\x07 from the editors"}
+    result = cli("build", "--config", write(tmp_path, data), "--now", "2024-03-01T12:00:00Z", "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "newsletter.intro" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "said"),
+    [
+        ("newsletter", "subject", "{title} {foo}", "{foo}"),
+        ("newsletter", "subject", "{title", "not a valid template"),
+        ("newsletter", "subject", "{title.__class__}", "{title.__class__}"),
+        ("newsletter", "subject", "{title:>99999999}", "{title}"),
+        ("issue", "window_days", 1e308, "less than or equal to 366"),
+        ("issue", "max_lookback_days", float("inf"), "max_lookback_days"),
+        ("smtp", "port", 99999, "less than or equal to 65535"),
+        ("smtp", "retry_delay", 1e308, "retry_delay"),
+        ("preview", "port", -1, "greater than or equal to 0"),
+    ],
+)
+def test_values_that_would_fail_only_at_build_or_send_are_refused_at_load(
+    tmp_path: Path, section: str, key: str, value: object, said: str
+) -> None:
+    data: dict[str, Any] = {**MINIMAL, "newsletter": dict(MINIMAL["newsletter"])}
+    data.setdefault(section, {})[key] = value
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, data))
+    assert f"{section}.{key}" in str(caught.value) and said in str(caught.value), str(caught.value)
