@@ -34,21 +34,27 @@ def timed(func: Callable[[], object]) -> float:
 
 def stages(config: Path, runs: int) -> dict[str, float]:
     from digest.config import load_config
-    from digest.issue.pipeline import assemble, collect, finish
+    from digest.feeds.gather import gather
+    from digest.issue.pipeline import Built, correct, drop_sent, group, issue_id, period_window
+    from digest.issue.render import render
     from digest.jobs.outputs import write_outputs
     from digest.store.db import State
 
     settings = load_config(config)
     now = datetime(2026, 2, 18, 12, tzinfo=UTC)
+    # gather (with drop already sent), group, correct + render, write
     results: dict[str, list[float]] = {"gather": [], "group": [], "render": [], "write": []}
     for run in range(runs + 1):
         with tempfile.TemporaryDirectory() as folder, State(Path(folder) / "s.db") as state:
             t0 = time.perf_counter()
-            collected = collect(settings, now, state)
+            window = period_window(settings, state, now)
+            gathered = gather(settings, window, state, now)
+            fresh = drop_sent(gathered, window, state, issue_id(window, settings.model.newsletter.timezone))
             t1 = time.perf_counter()
-            issue = assemble(settings, collected.articles, collected.window, collected.feeds, collected.warnings)
+            grouped = group(settings, fresh)
             t2 = time.perf_counter()
-            built = finish(settings, issue)
+            issue, rendered = render(correct(settings, grouped), settings)
+            built = Built(issue=issue, rendered=rendered, grouped=grouped)
             t3 = time.perf_counter()
             write_outputs(built, settings, Path(folder) / "out", now)
             t4 = time.perf_counter()

@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from common import real_week_files  # noqa: E402 - after the path is set
 
 from digest.config import Settings, load_config  # noqa: E402
-from digest.issue.pipeline import build_issue, manifest  # noqa: E402
+from digest.issue.pipeline import build_issue  # noqa: E402
 from digest.mail.message import prepare  # noqa: E402
 from digest.mail.send import send_issue  # noqa: E402
 from digest.store import issues  # noqa: E402
@@ -108,7 +108,7 @@ def template_state(settings: Settings, count: int) -> int:
     """A state file holding the approved real-week issue and `count` subscribers; returns the HTML size."""
     with State(settings.state_path) as state:
         built = build_issue(settings, NOW, state)
-        issues.freeze(state, built.issue.id, built.issue.window, built.rendered, manifest(built, settings))
+        issues.freeze(state, built.issue.id, built.issue.window, built.rendered, built.record())
         rows = "".join(f"reader{n}@example{n % 50}.org,Reader {n}\n" for n in range(count))
         subscribers.import_csv(state, io.StringIO(rows))
     return len(built.rendered.html.encode())

@@ -32,6 +32,10 @@ class AllFeedsFailed(DigestError):
         )
 
 
+class CorrectionsError(DigestError):
+    """An issue's corrections file cannot be used: the sentence names the file, the key and the fix."""
+
+
 class NotFound(DigestError):
     """Something the user named (an article, an issue, a subscriber) does not exist."""
 

@@ -1,13 +1,22 @@
-"""The typed records that pass between stages: gather → group → render → send."""
+"""The typed records that pass between stages (gather → drop already sent → group → correct → render → send),
+and `IssueRecord`, the issue as data: the `.json` of a build, the frozen approved issue, what every reader reads.
+
+The stage records are frozen: a stage returns a new value instead of changing its input, so the preview can
+re-render the same grouped issue again and again. (`Section` stays open for the grouping that fills it.)
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SerializerFunctionWrapHandler, model_serializer
 
 
-@dataclass
+@dataclass(frozen=True)
 class Article:
     """One feed entry, cleaned: plain-text fields, absolute http(s) links, an aware datetime."""
 
@@ -26,7 +35,7 @@ class Article:
     summary: str = ""  # the start of the summary as plain text: evidence for grouping, never shown
 
 
-@dataclass
+@dataclass(frozen=True)
 class FeedResult:
     """What happened to one feed during gathering."""
 
@@ -37,7 +46,7 @@ class FeedResult:
     error: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Placed:
     """An article filed in a section, with the evidence that put it there."""
 
@@ -57,13 +66,13 @@ class Section:
     more: list[Placed] = field(default_factory=list)  # overflow shown as a compact headline list
 
 
-@dataclass
+@dataclass(frozen=True)
 class Window:
     start: datetime
     end: datetime
 
 
-@dataclass
+@dataclass(frozen=True)
 class LeftOut:
     """An article the machine passed over: why, and its best score."""
 
@@ -73,7 +82,27 @@ class LeftOut:
     best_score: float = 0.0
 
 
-@dataclass
+class Stage(StrEnum):
+    """Where a warning comes from: the config, or the stage of the build that noticed it."""
+
+    CONFIG = "config"
+    GATHER = "gather"
+    DROP_SENT = "drop already sent"
+    GROUP = "group"
+    CORRECT = "correct"
+    RENDER = "render"
+
+
+@dataclass(frozen=True)
+class IssueWarning:
+    stage: Stage
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
 class Issue:
     """One issue of the newsletter, ready to render: everything build, preview and send need."""
 
@@ -83,7 +112,7 @@ class Issue:
     window: Window
     sections: list[Section]
     feeds: list[FeedResult]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[IssueWarning] = field(default_factory=list)
     lead: Placed | None = None
     lead_section: str | None = None
     intro: str = ""
@@ -102,8 +131,12 @@ class Issue:
     def article_count(self) -> int:
         return len(self.articles())
 
+    def warned(self, stage: Stage, *texts: str) -> Issue:
+        """The same issue with more warnings."""
+        return replace(self, warnings=[*self.warnings, *(IssueWarning(stage, t) for t in texts)])
 
-@dataclass
+
+@dataclass(frozen=True)
 class Rendered:
     """The issue as subscribers get it: HTML and plain text, with placeholders for personal parts."""
 
@@ -204,3 +237,119 @@ class Recipient:
     email: str
     name: str
     attempts: int = 0
+
+
+# The issue record: its JSON is public (the .json of a build, /manifest.json of the preview, the frozen issue).
+
+SCHEMA_VERSION = 1  # records written before the key existed have the shape of version 1
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+IsoTime = Annotated[datetime, PlainSerializer(_iso, return_type=str)]
+
+
+class _Record(BaseModel):
+    # Unknown keys are ignored so that a record written by a later version of the same schema still reads.
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class AlsoRecord(_Record):
+    """The same story from another feed, folded under the card as an "also in" link."""
+
+    id: str
+    title: str
+    url: str | None
+    feed: str
+
+
+class ArticleRecord(_Record):
+    id: str
+    title: str
+    url: str | None
+    teaser: str = ""
+    author: str = ""
+    published: IsoTime | None = None
+    dated_by: str = "feed"
+    feed: str = ""
+    categories: list[str] = []
+    image: str | None = None
+    rtl: bool = False
+    reason: str = ""
+    score: float = 0.0
+    also: list[AlsoRecord] = []
+    lead: bool = False  # the lead story, shown above the sections (listed first in its section)
+    headline_only: bool = False  # moved into its section's "more headlines" list to fit the size budget
+
+    @model_serializer(mode="wrap")
+    def _flags_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for flag in ("lead", "headline_only"):
+            if not data.get(flag):
+                data.pop(flag, None)
+        return data
+
+
+class SectionRecord(_Record):
+    slug: str
+    title: str
+    articles: list[ArticleRecord] = []
+    left_out: int = 0
+
+
+class WindowRecord(_Record):
+    start: IsoTime
+    end: IsoTime
+
+
+class FeedRecord(_Record):
+    name: str
+    url: str
+    status: str
+    items: int = 0
+    error: str | None = None
+
+
+class LeftOutRecord(_Record):
+    title: str
+    url: str | None
+    why: str
+    best_theme: str | None = None
+    best_score: float = 0.0
+
+
+class SizeRecord(_Record):
+    html_bytes: int
+    text_bytes: int
+    clip_bytes: int
+    degraded: bool = False
+
+
+class IssueRecord(_Record):
+    """The issue as data: what is in it and why, what happened to each feed, its warnings and size."""
+
+    schema_version: int = Field(SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
+    id: str = Field(alias="issue")
+    title: str
+    subject: str
+    preheader: str
+    window: WindowRecord
+    sections: list[SectionRecord]
+    feeds: list[FeedRecord]
+    warnings: list[str] = []
+    left_out: list[LeftOutRecord] = []
+    corrections_applied: list[str] = Field([], alias="corrections")
+    size: SizeRecord
+    article_count: int = Field(alias="articles")
+
+    def articles(self) -> Iterator[ArticleRecord]:
+        """Every article of the email, section by section (the lead first in its section)."""
+        for section in self.sections:
+            yield from section.articles
+
+    def public(self) -> dict[str, Any]:
+        """The record as its JSON shows it."""
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        return data

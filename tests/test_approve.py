@@ -46,9 +46,9 @@ def test_approve_freezes_the_issue_as_built_with_its_corrections(
     sample = unsubscribe_url(load_config(config), 0, SAMPLE_RECIPIENT)
     assert personalize(frozen.rendered.html, sample, html=True) == (tmp_path / "out" / f"{ISSUE}.html").read_text()
     assert personalize(frozen.rendered.text, sample, html=False) == (tmp_path / "out" / f"{ISSUE}.txt").read_text()
-    ids = [a["id"] for s in frozen.manifest["sections"] for a in s["articles"]]
-    assert "story-a" not in ids and frozen.manifest["sections"]
-    assert next(a for s in frozen.manifest["sections"] for a in s["articles"] if a.get("lead"))["id"] == "story-b"
+    ids = [a.id for a in frozen.record.articles()]
+    assert "story-a" not in ids and frozen.record.sections
+    assert next(a for a in frozen.record.articles() if a.lead).id == "story-b"
 
     again = cli("approve", "--config", config, "--now", NOW)
     assert again.exit_code == 0 and "replacing the earlier approval" in again.stdout

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import pytest
 import yaml
 from conftest import load_manifest
 
@@ -141,3 +142,55 @@ def test_corrections_can_live_in_a_configured_folder(
     (tmp_path / "desk" / "fixes" / f"{ISSUE}.yaml").write_text("drop: [story-b]\n")
     manifest, _ = build(cli, config, tmp_path / "out")
     assert "story-b" not in placed(manifest) and "story-a" in placed(manifest)
+
+
+def alias_bomb(levels: int) -> str:
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+# (what the editors wrote, the key the sentence names, words of the fix it gives)
+MALFORMED = {
+    "scalar drop": ("drop: story-a\n", "'drop' should be a list of article ids or URLs, not 'story-a'", "drop: ["),
+    "string rewrite": ("rewrite: story-a\n", "'rewrite' should be a mapping", "rewrite: {"),
+    "rewrite to a string": (
+        "rewrite: {story-a: A shorter title}\n",
+        "'rewrite' should be a mapping of article ids or URLs to {title, teaser}, not {'story-a': 'A shorter title'} "
+        "(rewrite['story-a'] is 'A shorter title')",
+        "{title:",
+    ),
+    "unknown field in a rewrite": (
+        "rewrite: {story-a: {headline: x}}\n",
+        "rewrite['story-a'] has the unknown field 'headline'",
+        "{title:",
+    ),
+    "unknown key": ("pin: story-a\n", "'pin'", "use one of intro, lead, drop"),
+    "move to an unknown section": ("move: {story-a: lab0r}\n", "move: 'story-a'", "use one of latin-america"),
+    "order of an unknown section": ("order: {lab0r: [story-a]}\n", "order", "use one of latin-america"),
+    "non-string intro": ("intro: [1, 2]\n", "'intro' should be a text, not [1, 2]", 'intro: "'),
+    "numeric intro": ("intro: 2026\n", "'intro' should be a text, not 2026", 'intro: "'),
+    "escape in the intro": ('intro: "Hello \\e[2J reader"\n', "'intro'", "U+001B"),
+    "scalar split": ("split: story-a\n", "'split' should be a list", "split: ["),
+    "a list for a file": ("- story-a\n", "expected a mapping", "intro, lead, drop"),
+    "bad YAML": ("drop: [story-a\n", "not valid YAML", "fix or delete the file"),
+    "an alias bomb": (alias_bomb(6) + "intro: *l5\n", "alias", "write the values out"),
+    "a loop": ("drop: &d [*d]\n", "alias", "contain itself"),
+}
+
+
+@pytest.mark.parametrize(("text", "key", "fix"), list(MALFORMED.values()), ids=list(MALFORMED))
+def test_a_malformed_corrections_file_is_one_sentence_naming_the_file_the_key_and_the_fix(
+    cli: Any, tmp_path: Path, write_config: Callable[..., Path], text: str, key: str, fix: str
+) -> None:
+    (tmp_path / "feed.xml").write_text(rss(["a", "b", "c"]))
+    config = write_config([{"name": "News", "url": "feed.xml"}])
+    corrections = tmp_path / "corrections" / f"{ISSUE}.yaml"
+    corrections.parent.mkdir()
+    corrections.write_text(text)
+    result = cli("build", "--config", config, "--now", NOW, "--out", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {corrections}: ") and key in line and fix in line, line
+    assert len(line) < 400 and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()

@@ -72,7 +72,7 @@ def test_no_correction_reaches_an_issue_being_sent(tmp_path: Path) -> None:
         built = desk.built
         assert built is not None
         with State(load_config(config).state_path) as state:
-            issues.freeze(state, ISSUE, built.issue.window, built.rendered, {}, status="sending")
+            issues.freeze(state, ISSUE, built.issue.window, built.rendered, built.record(), status="sending")
         refused = client.post("/correct", data={"csrf": guard.csrf, "action": "intro", "intro": "Too late"})
         assert refused.status_code == 409
         assert refused.text == f"issue {ISSUE} is being sent, so a change would reach no reader; nothing was changed\n"

@@ -23,7 +23,7 @@ from servers import FeedServer, Route, SmtpSink
 
 from digest.cli import parse_now
 from digest.config import load_config
-from digest.issue.pipeline import SAMPLE_RECIPIENT, build_issue, manifest
+from digest.issue.pipeline import SAMPLE_RECIPIENT, build_issue
 from digest.issue.render import personalize
 from digest.store import issues
 from digest.store.db import State
@@ -50,11 +50,11 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def expected(config: Path, tmp_path: Path) -> dict[str, Any]:
-    """The manifest `digest build` makes of this config now, built in this process on a separate state."""
+    """The record (.json) `digest build` makes of this config now, built in this process on a separate state."""
     settings = load_config(config)
     with State(tmp_path / "probe.db") as state:
         built = build_issue(settings, parse_now(None, settings), state)
-    return manifest(built, settings)
+    return built.record().public()
 
 
 def articles_of(data: dict[str, Any], slug: str) -> list[dict[str, Any]]:

@@ -346,7 +346,7 @@ def test_an_approved_issue_is_sent_as_frozen(
     from dataclasses import replace
     from datetime import UTC, datetime
 
-    from digest.issue.pipeline import build_issue, manifest
+    from digest.issue.pipeline import build_issue
     from digest.store import articles, issues
 
     config = send_config(issue={"require_approval": True})
@@ -355,7 +355,7 @@ def test_an_approved_issue_is_sent_as_frozen(
     with State(settings.state_path) as state:
         built = build_issue(settings, datetime(2024, 3, 1, 12, tzinfo=UTC), state)
         rendered = replace(built.rendered, subject="As the editors approved it")
-        issues.freeze(state, "2024-W09", built.issue.window, rendered, manifest(built, settings))
+        issues.freeze(state, "2024-W09", built.issue.window, rendered, built.record())
 
     result = cli("send", "--config", config, "--now", "2030-01-01T00:00:00Z")  # the approved issue, not --now's
 

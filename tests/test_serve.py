@@ -27,8 +27,8 @@ from servers import SmtpSink, free_port
 from starlette.testclient import TestClient
 
 from digest.config import load_config
-from digest.issue.pipeline import build_issue, manifest
-from digest.models import Window
+from digest.issue.pipeline import build_issue
+from digest.models import IssueRecord, Window
 from digest.store import issues
 from digest.store.db import State
 from digest.subscribers import roster as subscribers
@@ -142,11 +142,11 @@ def next_week(settings: Any) -> None:
         built = build_issue(settings, datetime(2024, 3, 1, 12, tzinfo=UTC), state)
         window = Window(built.issue.window.start + timedelta(days=7), built.issue.window.end + timedelta(days=7))
         rendered = replace(built.rendered, subject="Next week")
-        data = manifest(built, settings)
+        data = built.record().public()
         for section in data["sections"]:
             for article in section["articles"]:
                 article["id"] += "-next"
-        issues.freeze(state, "2024-W10", window, rendered, data)
+        issues.freeze(state, "2024-W10", window, rendered, IssueRecord.model_validate(data))
 
 
 def test_forged_or_tampered_tokens_get_4xx_and_change_nothing(config: Path, client: TestClient) -> None:

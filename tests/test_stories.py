@@ -12,7 +12,7 @@ from conftest import REAL_WEEK_NOW, load_manifest
 
 from digest.config import load_config
 from digest.issue.group import Grouper
-from digest.issue.pipeline import build_issue, collect
+from digest.issue.pipeline import build_issue, gather_fresh
 from digest.issue.stories import fold
 from digest.models import Article, Placed, Section
 from digest.store.db import State
@@ -85,7 +85,7 @@ REAL_WEEK_STORIES = [
 def test_the_real_week_folds_exactly_the_stories_checked_by_reading(real_week_config: Path) -> None:
     settings = load_config(real_week_config)
     with State(":memory:") as state:
-        collected = collect(settings, NOW, state)
+        collected = gather_fresh(settings, NOW, state)
     sections, _ = Grouper(settings.model).place(collected.articles)
     pairs = fold(sections, settings.model.issue.fold_similarity, settings.model.catch_all.slug)
     stories: dict[int, set[str]] = {}
@@ -156,4 +156,4 @@ def test_a_split_that_matches_no_story_is_reported(real_week_config: Path) -> No
     (real_week_config.parent / "corrections" / "2026-W08.yaml").write_text("split: [https://example.org/none]\n")
     with State(":memory:") as state:
         issue = build_issue(settings, NOW, state).issue
-    assert "correction 'split https://example.org/none' no longer applies" in " ".join(issue.warnings)
+    assert "correction 'split https://example.org/none' no longer applies" in " ".join(w.text for w in issue.warnings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -117,8 +117,7 @@ def gather(settings: Settings, window: Window, state: State, now: datetime) -> G
         feed_rows.save(state, feed.name, feed_state)
         for article in articles:
             extra = [c for c in feed.categories if c not in article.categories]
-            article.categories = article.categories + extra
-        collected.extend(articles)
+            collected.append(replace(article, categories=article.categories + extra) if extra else article)
         reports.append(FeedResult(name=feed.name, url=feed.url, status=status, items=len(articles), error=error))
     if reports and all(r.status not in (FeedStatus.OK, FeedStatus.NOT_MODIFIED) for r in reports):
         raise AllFeedsFailed([f"'{r.name}': {r.error}" for r in reports])
@@ -149,8 +148,7 @@ def _window(
             undated += 1
             first = seen.get(article.id)
             if first is not None and window.start <= first <= window.end:
-                article.published, article.dated_by = first, "first-seen"
-                kept.append(article)
+                kept.append(replace(article, published=first, dated_by="first-seen"))
             continue
         if article.published > now:
             future += 1

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from digest.config import Settings
 from digest.errors import AllFeedsFailed, SendRefused
 from digest.feeds import clean
 from digest.feeds.gather import gather
-from digest.issue.pipeline import Built, Collected, assemble, collect, finish, manifest
+from digest.issue.pipeline import Built, build_issue
 from digest.models import IssueStatus
 from digest.store import issues
 from digest.store.db import State
 from digest.store.issues import Frozen
 from digest.util import plural
-
-# Manifest key under which approval records each article's title as its feed gave it (before any rewrite).
-FEED_TITLES = "feed_titles"
 
 
 @dataclass
@@ -30,7 +25,7 @@ class Approved:
     replaced: bool  # an earlier approval of the same issue was replaced
 
 
-def approve(settings: Settings, built: Built, collected: Collected, state: State) -> Approved:
+def approve(settings: Settings, built: Built, state: State) -> Approved:
     """Freeze `built` for sending; refuse when the issue already went out (or is going out)."""
     issue = built.issue
     status = issues.status_of(state, issue.id)
@@ -38,10 +33,10 @@ def approve(settings: Settings, built: Built, collected: Collected, state: State
         raise SendRefused(f"issue {issue.id} is already {status}; an issue that went out cannot be approved again")
     if issue.article_count == 0:
         raise SendRefused(f"issue {issue.id} holds no article, so there is nothing to approve")
-    data = manifest(built, settings)
+    # Each article's title as its feed gave it (before any rewrite): what approval_drift compares with at send.
     ids = {placed.article.id for placed in issue.articles()}
-    data[FEED_TITLES] = {a.id: a.title for a in collected.articles if a.id in ids}
-    issues.freeze(state, issue.id, issue.window, built.rendered, data, status=IssueStatus.APPROVED)
+    feed_titles = {p.article.id: p.article.title for p in built.grouped.articles() if p.article.id in ids}
+    issues.freeze(state, issue.id, issue.window, built.rendered, built.record(), IssueStatus.APPROVED, feed_titles)
     return Approved(
         id=issue.id,
         articles=issue.article_count,
@@ -52,25 +47,17 @@ def approve(settings: Settings, built: Built, collected: Collected, state: State
 
 def approve_coming(settings: Settings, now: datetime, state: State) -> tuple[Approved, Built]:
     """Build the issue for `now` as every build does (corrections applied) and freeze it."""
-    collected = collect(settings, now, state)
-    built = finish(
-        settings, assemble(settings, collected.articles, collected.window, collected.feeds, collected.warnings)
-    )
-    return approve(settings, built, collected, state), built
-
-
-def _approved_articles(frozen_manifest: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for section in frozen_manifest.get("sections", []):
-        yield from section.get("articles", [])
+    built = build_issue(settings, now, state)
+    return approve(settings, built, state), built
 
 
 def approval_drift(settings: Settings, frozen: Frozen, now: datetime, state: State) -> list[str]:
     """Warnings for approved articles whose title changed in their feed, or which left it, since approval.
 
     Re-gathers the frozen issue's window (conditional GETs make that cheap) and compares with the frozen
-    manifest; a feed that cannot be read now is reported as unchecked rather than as articles gone.
+    record; a feed that cannot be read now is reported as unchecked rather than as articles gone.
     """
-    approved_articles = list(_approved_articles(frozen.manifest))
+    approved_articles = list(frozen.record.articles())
     try:
         gathered = gather(settings, frozen.window, state, now)
     except AllFeedsFailed as error:
@@ -81,26 +68,24 @@ def approval_drift(settings: Settings, frozen: Frozen, now: datetime, state: Sta
     by_id = {a.id: a for a in gathered.articles}
     by_key = {key: a for a in gathered.articles if (key := clean.url_key(a.url))}
     unreadable = {f.name for f in gathered.feeds if f.status not in ("ok", "not-modified")}
-    feed_titles: dict[str, str] = frozen.manifest.get(FEED_TITLES) or {}
     warnings: list[str] = []
     unchecked: dict[str, int] = {}
     for approved in approved_articles:
-        feed = str(approved.get("feed") or "")
+        feed, shown = approved.feed, approved.title
         if feed in unreadable:
             unchecked[feed] = unchecked.get(feed, 0) + 1
             continue
-        current = by_id.get(str(approved.get("id"))) or by_key.get(clean.url_key(approved.get("url")) or "")
-        shown = str(approved.get("title") or "")
+        current = by_id.get(approved.id) or by_key.get(clean.url_key(approved.url) or "")
         if current is None:
             warnings.append(
-                f"'{shown}' ({approved.get('url')}) is no longer in the feed '{feed}' since issue {frozen.id} "
+                f"'{shown}' ({approved.url}) is no longer in the feed '{feed}' since issue {frozen.id} "
                 "was approved: it may have been unpublished or moved; check the link before sending"
             )
             continue
-        was = feed_titles.get(str(approved.get("id")), shown)
+        was = frozen.feed_titles.get(approved.id, shown)
         if current.title != was:
             warnings.append(
-                f"'{was}' ({approved.get('url')}) is now titled '{current.title}' in the feed '{feed}' since issue "
+                f"'{was}' ({approved.url}) is now titled '{current.title}' in the feed '{feed}' since issue "
                 f"{frozen.id} was approved; the approved email still shows '{shown}'"
             )
     for feed, count in unchecked.items():

@@ -1,30 +1,62 @@
-"""build_issue(): the pipeline of PRODUCT.md in one function — gather → group → render. It sends nothing."""
+"""build_issue(): gather → drop already sent → group → correct → render, as the README draws it. It sends nothing.
+
+Each stage returns a new value and leaves its input as it was: the preview keeps the grouped issue and runs
+the last two stages again on it whenever the corrections or a template change.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from digest.config import Settings
 from digest.feeds import clean
-from digest.feeds.gather import gather
+from digest.feeds.gather import Gathered, gather
 from digest.i18n import dates
+from digest.issue import corrections
 from digest.issue.group import Grouper
+from digest.issue.record import issue_record
 from digest.issue.render import render
-from digest.models import Article, FeedResult, Issue, LeftOut, Placed, Rendered, Section, Window
+from digest.models import (
+    Article,
+    FeedResult,
+    Issue,
+    IssueRecord,
+    IssueWarning,
+    Placed,
+    Rendered,
+    Section,
+    Stage,
+    Window,
+)
 from digest.store import articles as article_rows
-from digest.store.db import State, iso
-from digest.util import CLIP_BYTES, plural
+from digest.store.db import State
+from digest.util import plural
 
 SAMPLE_RECIPIENT = "subscriber@example.org"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Built:
+    """An issue through every stage: as corrected and rendered, and as it was grouped, before corrections."""
+
     issue: Issue
     rendered: Rendered
+    grouped: Issue
+
+    def record(self) -> IssueRecord:
+        return issue_record(self.issue, self.rendered)
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """The window's gathered articles that no earlier issue carried, and what gathering had to say."""
+
+    window: Window
+    articles: list[Article]
+    feeds: list[FeedResult]
+    warnings: list[IssueWarning]
 
 
 def issue_id(window: Window, timezone: str) -> str:
@@ -50,14 +82,104 @@ def period_window(settings: Settings, state: State, now: datetime) -> Window:
     return Window(start=max(last[1], floor), end=now)
 
 
+# the stages
+
+
+def drop_sent(gathered: Gathered, window: Window, state: State, issue_id_: str) -> Fresh:
+    """Leave out the articles an earlier issue already carried (even if their feed re-dated them)."""
+    sent_ids, sent_keys = article_rows.sent_keys(state, exclude_issue=issue_id_)
+    fresh = [a for a in gathered.articles if a.id not in sent_ids and clean.url_key(a.url) not in sent_keys]
+    warnings = [IssueWarning(Stage.GATHER, text) for text in gathered.warnings]
+    if len(fresh) < len(gathered.articles):
+        repeated = len(gathered.articles) - len(fresh)
+        warnings.append(
+            IssueWarning(Stage.DROP_SENT, f"{plural(repeated, 'article')} already sent in an earlier issue left out")
+        )
+    return Fresh(window=window, articles=fresh, feeds=gathered.feeds, warnings=warnings)
+
+
+def group(settings: Settings, fresh: Fresh) -> Issue:
+    """File the articles under the themes (the strongest themed one with a picture leads): the Issue."""
+    cfg = settings.model
+    sections, left_out = Grouper(cfg).group(fresh.articles)
+    ident = issue_id(fresh.window, cfg.newsletter.timezone)
+    lead: Placed | None = None
+    lead_section: str | None = None
+    if cfg.issue.lead_story:
+        sections, lead, lead_section = _choose_lead(sections, cfg.catch_all.slug)
+    capped = [
+        IssueWarning(
+            Stage.GROUP,
+            f"section '{section.title}' holds {plural(section.left_out, 'more article')} than its cap "
+            f"(issue.max_per_section = {cfg.issue.max_per_section})",
+        )
+        for section in sections
+        if section.left_out
+    ]
+    return Issue(
+        id=ident,
+        title=cfg.newsletter.title,
+        subject=_subject(settings, ident, fresh.window),
+        window=fresh.window,
+        sections=sections,
+        feeds=fresh.feeds,
+        warnings=[*(IssueWarning(Stage.CONFIG, w) for w in settings.warnings), *fresh.warnings, *capped],
+        lead=lead,
+        lead_section=lead_section,
+        intro=cfg.newsletter.intro,
+        left_out=left_out,
+    )
+
+
+def correct(settings: Settings, issue: Issue) -> Issue:
+    """Apply the editors' corrections file of the issue, if there is one."""
+    return corrections.correct(settings, issue)
+
+
+# the pipeline
+
+
+def build_issue(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Built:
+    """The issue for the clock `now`, through every stage; nothing is written or sent."""
+    window = window or period_window(settings, state, now)
+    gathered = gather(settings, window, state, now)
+    fresh = drop_sent(gathered, window, state, issue_id(window, settings.model.newsletter.timezone))
+    grouped = group(settings, fresh)
+    corrected = correct(settings, grouped)
+    issue, rendered = render(corrected, settings)
+    return Built(issue=issue, rendered=rendered, grouped=grouped)
+
+
+# the two halves, for the preview: it gathers and groups once, then corrects and renders at every change
+
+
+def gather_fresh(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Fresh:
+    """The stages that read the feeds: gather → drop already sent."""
+    window = window or period_window(settings, state, now)
+    gathered = gather(settings, window, state, now)
+    return drop_sent(gathered, window, state, issue_id(window, settings.model.newsletter.timezone))
+
+
+def grouped_issue(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Issue:
+    """gather → drop already sent → group: what the preview keeps while only corrections or templates change."""
+    return group(settings, gather_fresh(settings, now, state, window))
+
+
+def finish(settings: Settings, grouped: Issue) -> Built:
+    """The stages every re-render repeats on the same grouped issue: correct → render."""
+    corrected = correct(settings, grouped)
+    issue, rendered = render(corrected, settings)
+    return Built(issue=issue, rendered=rendered, grouped=grouped)
+
+
 def _subject(settings: Settings, issue_id_: str, window: Window) -> str:
     cfg = settings.model.newsletter
     date = dates.long_day(window.end, cfg.language, ZoneInfo(cfg.timezone))
     return cfg.subject.format(title=cfg.title, date=date, issue=issue_id_)
 
 
-def _choose_lead(sections: list[Section], catch_all_slug: str) -> tuple[Placed | None, str | None]:
-    """The strongest themed article with a picture leads the issue."""
+def _choose_lead(sections: list[Section], catch_all_slug: str) -> tuple[list[Section], Placed | None, str | None]:
+    """The strongest themed article with a picture leads the issue; the sections without it are returned."""
     best: tuple[Placed, Section] | None = None
     for section in sections:
         if section.slug == catch_all_slug:
@@ -66,156 +188,7 @@ def _choose_lead(sections: list[Section], catch_all_slug: str) -> tuple[Placed |
             if placed.article.image and (best is None or placed.score > best[0].score):
                 best = (placed, section)
     if best is None:
-        return None, None
-    placed, section = best
-    section.items.remove(placed)
-    return placed, section.slug
-
-
-def assemble(
-    settings: Settings, articles: list[Article], window: Window, feeds: list[Any], warnings: list[str]
-) -> Issue:
-    """Group gathered articles into an Issue (no rendering)."""
-    cfg = settings.model
-    sections, left_out = Grouper(cfg).group(articles)
-    ident = issue_id(window, cfg.newsletter.timezone)
-    issue = Issue(
-        id=ident,
-        title=cfg.newsletter.title,
-        subject=_subject(settings, ident, window),
-        window=window,
-        sections=sections,
-        feeds=feeds,
-        warnings=list(warnings),
-        intro=cfg.newsletter.intro,
-        left_out=left_out,
-    )
-    if cfg.issue.lead_story:
-        issue.lead, issue.lead_section = _choose_lead(sections, cfg.catch_all.slug)
-    for section in sections:
-        if section.left_out:
-            issue.warnings.append(
-                f"section '{section.title}' holds {plural(section.left_out, 'more article')} than its cap "
-                f"(issue.max_per_section = {cfg.issue.max_per_section})"
-            )
-    return issue
-
-
-@dataclass
-class Collected:
-    """The gathered, not-yet-sent articles of one window: what every re-render of the issue shares."""
-
-    window: Window
-    articles: list[Article]
-    feeds: list[FeedResult]
-    warnings: list[str]
-
-
-def collect(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Collected:
-    """Gather the window's articles and leave out those an earlier issue already carried."""
-    window = window or period_window(settings, state, now)
-    gathered = gather(settings, window, state, now)
-    ident = issue_id(window, settings.model.newsletter.timezone)
-    sent_ids, sent_keys = article_rows.sent_keys(state, exclude_issue=ident)
-    fresh = [a for a in gathered.articles if a.id not in sent_ids and clean.url_key(a.url) not in sent_keys]
-    warnings = list(settings.warnings) + gathered.warnings
-    if len(fresh) < len(gathered.articles):
-        repeated = len(gathered.articles) - len(fresh)
-        warnings.append(f"{plural(repeated, 'article')} already sent in an earlier issue left out")
-    return Collected(window=window, articles=fresh, feeds=gathered.feeds, warnings=warnings)
-
-
-def finish(settings: Settings, issue: Issue) -> Built:
-    """The last steps of every build: apply the editors' corrections, then render."""
-    from digest.issue.corrections import apply_corrections, load
-    from digest.issue.learn import record
-    from digest.issue.stories import split
-
-    corrections = load(settings, issue.id)
-    record(settings, issue, corrections)  # the issue as the grouper filed it: corrections are examples
-    for ref in split(issue, corrections.get("split") or []):
-        issue.warnings.append(f"correction 'split {ref}' no longer applies: no story in this issue folds it")
-    apply_corrections(settings, issue)
-    issue, rendered = render(issue, settings)
-    return Built(issue=issue, rendered=rendered)
-
-
-def build_issue(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Built:
-    """Gather, group and render the issue for the clock `now`; nothing is written or sent."""
-    collected = collect(settings, now, state, window)
-    issue = assemble(settings, collected.articles, collected.window, collected.feeds, collected.warnings)
-    return finish(settings, issue)
-
-
-def _article_json(placed: Placed, zone: ZoneInfo) -> dict[str, Any]:
-    article = placed.article
-    return {
-        "id": article.id,
-        "title": article.title,
-        "url": article.url,
-        "teaser": article.teaser,
-        "author": article.author,
-        "published": iso(article.published) if article.published else None,
-        "dated_by": article.dated_by,
-        "feed": article.feed,
-        "categories": article.categories,
-        "image": article.image,
-        "rtl": article.rtl,
-        "reason": placed.reason,
-        "score": placed.score,
-        "also": [
-            {"id": p.article.id, "title": p.article.title, "url": p.article.url, "feed": p.article.feed}
-            for p in placed.also
-        ],
-    }
-
-
-def manifest(built: Built, settings: Settings) -> dict[str, Any]:
-    """The issue as data: what is in it, why, and what happened to each feed."""
-    issue, rendered = built.issue, built.rendered
-    zone = ZoneInfo(settings.model.newsletter.timezone)
-    sections = []
-    for section in issue.sections:
-        articles = [_article_json(p, zone) for p in section.items]
-        if issue.lead is not None and issue.lead_section == section.slug:
-            articles.insert(0, {**_article_json(issue.lead, zone), "lead": True})
-        sections.append(
-            {
-                "slug": section.slug,
-                "title": section.title,
-                "articles": articles + [{**_article_json(p, zone), "headline_only": True} for p in section.more],
-                "left_out": section.left_out,
-            }
-        )
-    html_bytes = len(rendered.html.encode())
-    return {
-        "issue": issue.id,
-        "title": issue.title,
-        "subject": issue.subject,
-        "preheader": rendered.preheader,
-        "window": {"start": iso(issue.window.start), "end": iso(issue.window.end)},
-        "sections": sections,
-        "feeds": [
-            {"name": f.name, "url": f.url, "status": f.status, "items": f.items, "error": f.error} for f in issue.feeds
-        ],
-        "warnings": issue.warnings,
-        "left_out": [_left_out_json(item) for item in issue.left_out],
-        "corrections": issue.corrections_applied,
-        "size": {
-            "html_bytes": html_bytes,
-            "text_bytes": len(rendered.text.encode()),
-            "clip_bytes": CLIP_BYTES,
-            "degraded": rendered.degraded,
-        },
-        "articles": issue.article_count,
-    }
-
-
-def _left_out_json(item: LeftOut) -> dict[str, Any]:
-    return {
-        "title": item.article.title,
-        "url": item.article.url,
-        "why": item.why,
-        "best_theme": item.best_theme,
-        "best_score": item.best_score,
-    }
+        return sections, None, None
+    placed, home = best
+    rest = [replace(s, items=[p for p in s.items if p is not placed]) if s is home else s for s in sections]
+    return rest, placed, home.slug

@@ -22,7 +22,7 @@ from mjml import mjml2html
 from digest.config import Settings
 from digest.feeds.clean import add_utm
 from digest.i18n import dates, install, translations
-from digest.models import Article, Issue, Placed, Rendered
+from digest.models import Article, Issue, Placed, Rendered, Stage
 from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, plural
 
 # Personal parts are placeholders in the rendered issue, substituted per recipient at send time.
@@ -229,7 +229,9 @@ def _degrade(issue: Issue, count: int = 1) -> Issue | None:
 
 
 def render(issue: Issue, settings: Settings) -> tuple[Issue, Rendered]:
-    """Render an issue; past the size budget, turn cards into headlines until it fits. One path for all."""
+    """Render an issue; past the size budget, turn cards into headlines until it fits. One path for all.
+
+    Returns the issue as rendered (a new value, with any headlines and warnings) and the rendering."""
     budget = settings.model.issue.size_budget
     html = _compile(issue, settings)
     degraded = False
@@ -242,9 +244,10 @@ def render(issue: Issue, settings: Settings) -> tuple[Issue, Rendered]:
         html = _compile(issue, settings)
     if degraded:
         moved = sum(len(s.more) for s in issue.sections)
-        issue.warnings.append(
+        issue = issue.warned(
+            Stage.RENDER,
             f"the email would be {first_size:,} bytes, over the {budget:,}-byte budget (Gmail clips near "
-            f"{CLIP_BYTES:,}): {plural(moved, 'article')} became short headlines to fit"
+            f"{CLIP_BYTES:,}): {plural(moved, 'article')} became short headlines to fit",
         )
     text = render_text(issue, settings)
     return issue, Rendered(html=html, text=text, preheader=preheader(issue), subject=issue.subject, degraded=degraded)

@@ -6,10 +6,10 @@ import smtplib
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Any
 
 from digest.config import Settings
 from digest.mail.smtp import connect
+from digest.models import IssueRecord
 from digest.store import feeds
 from digest.store.db import State
 from digest.util import close_smtp
@@ -28,7 +28,7 @@ def compose(
     now: datetime,
     outcome: str,
     summary_lines: list[str],
-    manifest: dict[str, Any] | None,
+    record: IssueRecord | None,
 ) -> EmailMessage:
     cfg = settings.model
     lines = [f"{cfg.newsletter.title}: the run of {now:%Y-%m-%d %H:%M} UTC", "", outcome, ""]
@@ -37,14 +37,12 @@ def compose(
     if failing:
         lines += ["", "Feeds failing several runs in a row:"]
         lines += [f"  {name}: {count} runs — {error}" for name, count, error in failing]
-    if manifest is not None:
-        empty = [s["title"] for s in manifest.get("sections", []) if not s.get("articles")]
+    if record is not None:
+        empty = [s.title for s in record.sections if not s.articles]
         if empty:
             lines += ["", "Empty sections this week: " + ", ".join(empty)]
-        size = manifest.get("size", {})
-        if size:
-            lines += ["", f"Size: {size.get('html_bytes', 0):,} bytes of HTML (Gmail clips near 102,000)."]
-        warnings = manifest.get("warnings", [])
+        lines += ["", f"Size: {record.size.html_bytes:,} bytes of HTML (Gmail clips near 102,000)."]
+        warnings = record.warnings
         if warnings:
             lines += ["", "Warnings:"] + [f"  - {w}" for w in warnings]
     message = EmailMessage()

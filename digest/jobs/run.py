@@ -17,7 +17,7 @@ from digest.jobs.archive import write_archive
 from digest.jobs.health import compose, send_report
 from digest.mail.send import send_issue
 from digest.mail.summary import Summary, describe
-from digest.models import IssueStatus
+from digest.models import IssueRecord, IssueStatus
 from digest.store import issues
 from digest.store.db import State
 
@@ -56,13 +56,13 @@ def run_job(settings: Settings, state: State, now: datetime, console: Console | 
             write_archive(settings, state)
         except OSError as error:
             result.notes.append(f"the archive could not be written to {settings.archive_dir}: {error}")
-    note = _report(settings, state, now, result.outcome, result.lines, frozen.manifest if frozen else None)
+    note = _report(settings, state, now, result.outcome, result.lines, frozen.record if frozen else None)
     if note:
         result.notes.append(note)
     return result
 
 
 def _report(
-    settings: Settings, state: State, now: datetime, outcome: str, lines: list[str], manifest: dict[str, object] | None
+    settings: Settings, state: State, now: datetime, outcome: str, lines: list[str], record: IssueRecord | None
 ) -> str | None:
-    return send_report(settings, compose(settings, state, now, outcome, lines, manifest))
+    return send_report(settings, compose(settings, state, now, outcome, lines, record))

@@ -59,11 +59,10 @@ Chosen = Approved | Built | NothingToSend
 def _article_keys(frozen: Frozen) -> tuple[list[str], list[str | None]]:
     ids: list[str] = []
     keys: list[str | None] = []
-    for section in frozen.manifest.get("sections", []):
-        for article in section.get("articles", []):
-            if article.get("id"):
-                ids.append(article["id"])
-                keys.append(clean.url_key(article.get("url")))
+    for article in frozen.record.articles():
+        if article.id:
+            ids.append(article.id)
+            keys.append(clean.url_key(article.url))
     return ids, keys
 
 
@@ -83,7 +82,7 @@ def choose_issue(settings: Settings, state: State, now: datetime, store: bool, t
             "there is no approved issue to send, and config.yaml sets issue.require_approval: run `digest approve` "
             "first (or set issue.require_approval to false to let `digest send` build the issue itself)"
         )
-    from digest.issue.pipeline import build_issue, manifest
+    from digest.issue.pipeline import build_issue
 
     if not test:
         _refuse_a_clock_behind(settings, state, now)
@@ -98,13 +97,13 @@ def choose_issue(settings: Settings, state: State, now: datetime, store: bool, t
             f"issue {ident} has {plural(count, 'article')} "
             f"(issue.min_articles = {settings.model.issue.min_articles}), so it is not sent"
         )
-    data = manifest(built, settings)
+    record = built.record()
     if store:
-        issues.freeze(state, ident, built.issue.window, built.rendered, data, status=IssueStatus.SENDING)
+        issues.freeze(state, ident, built.issue.window, built.rendered, record, status=IssueStatus.SENDING)
         frozen = issues.get(state, ident)
         assert frozen is not None
         return Built(frozen)
-    return Built(Frozen(ident, built.issue.window, IssueStatus.BUILT, built.rendered, data))
+    return Built(Frozen(ident, built.issue.window, IssueStatus.BUILT, built.rendered, record))
 
 
 def _refuse_a_clock_behind(settings: Settings, state: State, now: datetime) -> None:

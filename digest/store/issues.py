@@ -3,25 +3,46 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from digest.models import IssueStatus, Rendered, Window
+from pydantic import ValidationError
+
+from digest.errors import DigestError
+from digest.models import IssueRecord, IssueStatus, Rendered, Window
 from digest.store.db import State, iso, parse_iso, utcnow_iso
 
 
 @dataclass
 class Frozen:
-    """An issue fixed for sending: its rendered content and manifest, exactly as approved."""
+    """An issue fixed for sending: its rendered content and record, exactly as approved."""
 
     id: str
     window: Window
     status: IssueStatus
     rendered: Rendered
-    manifest: dict[str, Any]
+    record: IssueRecord
     approved_at: str | None = None
     sent_at: str | None = None
+    # Each approved article's title as its feed gave it, before any rewrite (not part of the public record).
+    feed_titles: dict[str, str] = field(default_factory=dict)
+
+
+def _record(issue_id: str, stored: dict[str, Any]) -> tuple[IssueRecord, dict[str, str]]:
+    """The record and the feed titles, also from an issue frozen before records had a schema_version (when
+    the feed titles were kept inside it)."""
+    public = dict(stored["manifest"])
+    feed_titles = stored.get("feed_titles") or public.pop("feed_titles", None) or {}
+    try:
+        return IssueRecord.model_validate(public), feed_titles
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise DigestError(
+            f"issue {issue_id} in the state file cannot be read ({where}: {problem['msg']}); "
+            "was it written by a newer version of digest?"
+        ) from None
 
 
 def _row_to_frozen(row: Any) -> Frozen | None:
@@ -35,14 +56,16 @@ def _row_to_frozen(row: Any) -> Frozen | None:
         subject=data["subject"],
         degraded=data.get("degraded", False),
     )
+    record, feed_titles = _record(row["id"], data)
     return Frozen(
         id=row["id"],
         window=Window(parse_iso(row["window_start"]), parse_iso(row["window_end"])),
         status=IssueStatus(row["status"]),
         rendered=rendered,
-        manifest=data["manifest"],
+        record=record,
         approved_at=row["approved_at"],
         sent_at=row["sent_at"],
+        feed_titles=feed_titles,
     )
 
 
@@ -51,8 +74,9 @@ def freeze(
     issue_id: str,
     window: Window,
     rendered: Rendered,
-    manifest: dict[str, Any],
+    record: IssueRecord,
     status: IssueStatus = IssueStatus.APPROVED,
+    feed_titles: dict[str, str] | None = None,
 ) -> None:
     """Store the issue as approved; a later send uses exactly this content."""
     payload = json.dumps(
@@ -62,7 +86,8 @@ def freeze(
             "preheader": rendered.preheader,
             "subject": rendered.subject,
             "degraded": rendered.degraded,
-            "manifest": manifest,
+            "manifest": record.public(),
+            "feed_titles": feed_titles or {},
         },
         ensure_ascii=False,
     )

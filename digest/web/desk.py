@@ -1,31 +1,30 @@
 """The desk behind the editors' page: the coming issue as the page shows it, kept current.
 
 `Desk` watches the files: a change to config.yaml reloads it and gathers again; a change to a template or to
-the corrections file only re-renders the gathered, grouped issue (`finish`: the same corrections and render
-every build uses). Each change publishes a new `Snapshot`, which is all a request reads. Gathering runs outside
-the desk's lock, so a slow feed never holds up the page; its result is swapped in when it is complete.
+the corrections file only re-renders the gathered, grouped issue (`finish`: the same correct and render stages
+every build uses, which leave the grouped issue as it was). Each change publishes a new `Snapshot`, which is all
+a request reads. Gathering runs outside the desk's lock, so a slow feed never holds up the page; its result is
+swapped in when it is complete.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from digest.config import Settings, load_config
-from digest.errors import ConfigError, DigestError, IssueLocked
+from digest.errors import ConfigError, CorrectionsError, DigestError, IssueLocked
 from digest.issue import corrections
 from digest.issue.approve import approve
-from digest.issue.pipeline import SAMPLE_RECIPIENT, Built, Collected, assemble, collect, finish, manifest
+from digest.issue.edits import apply_action
+from digest.issue.pipeline import SAMPLE_RECIPIENT, Built, finish, grouped_issue
 from digest.issue.render import personalize, template_dirs
 from digest.mail.smtp import send_test
-from digest.models import Issue
+from digest.models import Issue, IssueRecord
 from digest.store import issues
 from digest.store.db import State
 from digest.subscribers.tokens import unsubscribe_url
@@ -33,15 +32,6 @@ from digest.subscribers.tokens import unsubscribe_url
 Clock = Callable[[Settings], datetime]
 Stamp = tuple[tuple[str, int, int], ...]
 LOCKED = ("sending", "sent")  # an issue in these states takes no more changes
-# What each kind of correction holds, for a file edited by hand (see digest/issue/corrections.py).
-SHAPES: dict[str, tuple[type, str]] = {
-    "intro": (str, "a text"),
-    "lead": (str, "an article id or URL"),
-    "drop": (list, "a list of article ids or URLs"),
-    "move": (dict, "a mapping of article ids or URLs to section slugs"),
-    "rewrite": (dict, "a mapping of article ids or URLs to {title, teaser}"),
-    "order": (dict, "a mapping of section slugs to lists of article ids or URLs"),
-}
 
 
 def _stamp(paths: list[Path]) -> Stamp:
@@ -74,30 +64,13 @@ class Snapshot:
     settings: Settings
     built: Built | None
     grouped: Issue | None
-    collected: Collected | None
-    manifest: dict[str, Any] | None
+    record: IssueRecord | None
     html: str
     text: str
     status: str | None
     stale: bool = False  # approved, but the issue has changed since: what is shown is not what would be sent
     errors: list[str] = field(default_factory=list)
     notice: str = ""
-
-
-def corrections_problem(path: Path, data: dict[str, Any]) -> str | None:
-    """What is wrong with the shape of a corrections file edited by hand, as one sentence; None if nothing."""
-    for key, (kind, described) in SHAPES.items():
-        value = data.get(key)
-        if value is None:
-            continue
-        inner_ok = True
-        if key == "rewrite" and isinstance(value, dict):
-            inner_ok = all(isinstance(v, dict | None) for v in value.values())
-        if key == "order" and isinstance(value, dict):
-            inner_ok = all(isinstance(v, list | None) for v in value.values())
-        if not isinstance(value, kind) or not inner_ok:
-            return f"{path}: '{key}' should be {described}, not {value!r}; fix or delete the file"
-    return None
 
 
 class Desk:
@@ -111,8 +84,7 @@ class Desk:
         self.lock = threading.RLock()
         self.gathering = threading.Lock()  # one gather at a time, apart from the desk's lock
         self.settings = self._load()
-        self.collected: Collected | None = None
-        self.grouped: Issue | None = None  # grouped, before corrections: each re-render starts from a copy
+        self.grouped: Issue | None = None  # grouped, before corrections: each re-render starts from it
         self.built: Built | None = None
         self.gather_error: str | None = None
         self.render_error: str | None = None
@@ -151,10 +123,7 @@ class Desk:
             # Its own connection: the page's requests keep using the desk's while the feeds are read.
             with State(self.state.path) as own:
                 try:
-                    collected = collect(settings, self.clock(settings), own)
-                    grouped = assemble(
-                        settings, collected.articles, collected.window, collected.feeds, collected.warnings
-                    )
+                    grouped = grouped_issue(settings, self.clock(settings), own)
                 except DigestError as error:
                     failed: str | None = str(error)
                 else:
@@ -163,34 +132,26 @@ class Desk:
                 if settings is not self.settings:
                     return  # config.yaml changed meanwhile: the gather that change started is the one to show
                 if failed is None:
-                    self.collected, self.grouped = collected, grouped
+                    self.grouped = grouped
                 self.gather_error = failed
                 self.compose()
 
     def compose(self) -> None:
-        """Apply the corrections to a copy of the grouped issue and render it: the last steps of every build."""
+        """Apply the corrections to the grouped issue and render it: the last steps of every build."""
         with self.lock:
             self.render_stamp = _stamp(self._render_paths())
             if self.grouped is not None:
                 try:
-                    self.render_error = self._corrections_error()
-                    if self.render_error is None:
-                        self.built = finish(self.settings, copy.deepcopy(self.grouped))
+                    self.built = finish(self.settings, self.grouped)
+                    self.render_error = None
+                except CorrectionsError as error:  # the file as the editors left it: its own sentence
+                    self.render_error = str(error)
                 # A template being edited may be broken in any way Jinja or MJML can report: keep the page up
                 # with the last good render and show the error, rather than dying mid-edit.
                 except Exception as error:
-                    self.render_error = f"the issue cannot be rendered: {type(error).__name__}: {error}"
+                    problem = str(error) if isinstance(error, DigestError) else f"{type(error).__name__}: {error}"
+                    self.render_error = f"the issue cannot be rendered: {problem}"
             self.publish()
-
-    def _corrections_error(self) -> str | None:
-        path = self.corrections_file()
-        if path is None or self.issue_id is None:
-            return None
-        try:
-            data = corrections.load(self.settings, self.issue_id)
-        except DigestError as error:
-            return str(error)
-        return corrections_problem(path, data)
 
     def publish(self) -> None:
         with self.lock:
@@ -202,7 +163,7 @@ class Desk:
                 if self.status == "approved" and built is not None:
                     frozen = issues.get(self.state, ident)
                     stale = frozen is not None and frozen.rendered.html != built.rendered.html
-            data = manifest(built, self.settings) if built else None
+            record = built.record() if built else None
             if built is not None:
                 sample = unsubscribe_url(self.settings, 0, SAMPLE_RECIPIENT)
                 html = personalize(built.rendered.html, sample, html=True)
@@ -211,7 +172,8 @@ class Desk:
                 html = text = ""
             errors = [e for e in (self.config_error, self.gather_error, self.render_error) if e]
             digest = hashlib.sha256()
-            for part in (html, text, json.dumps(data, sort_keys=True, default=str), *errors, self.notice):
+            data = record.model_dump_json() if record else "null"
+            for part in (html, text, data, *errors, self.notice):
                 digest.update(part.encode() + b"\0")
             digest.update(f"{self.status} {stale}".encode())
             self.snapshot = Snapshot(
@@ -219,8 +181,7 @@ class Desk:
                 settings=self.settings,
                 built=built,
                 grouped=self.grouped,
-                collected=self.collected,
-                manifest=data,
+                record=record,
                 html=html,
                 text=text,
                 status=self.status,
@@ -291,24 +252,21 @@ class Desk:
             if self.grouped is None or self.built is None:
                 raise DigestError("there is no issue to correct yet; fix the error shown at the top of the page")
             ident = self._unlocked()
-            data = corrections.load(self.settings, ident)
-            problem = corrections_problem(corrections.corrections_path(self.settings, ident), data)
-            if problem:
-                raise DigestError(problem)
-            done = edit(data, form, self.grouped, self.built.issue)
-            corrections.save(self.settings, ident, data)
+            found = corrections.load(self.settings, ident)  # a malformed file: its sentence, and nothing written
+            changed, done = apply_action(found, form, self.grouped, self.built.issue)
+            corrections.save(self.settings, ident, changed)
             self.compose()
             return done
 
     def approve(self) -> str:
         with self.lock:
             self._open()
-            if self.built is None or self.collected is None:
+            if self.built is None:
                 raise DigestError("there is no issue to approve yet; see the error at the top of the page")
             self._unlocked()
             if self.config_error or self.gather_error or self.render_error:
                 raise DigestError("the page shows an error, so it may not show the issue as it is: fix it first")
-            done = approve(self.settings, self.built, self.collected, self.state)
+            done = approve(self.settings, self.built, self.state)
             return (
                 f"approved {done.id}: {done.articles} articles, {done.html_bytes:,} bytes; "
                 "`digest send` will send exactly this"
@@ -321,94 +279,3 @@ class Desk:
             raise DigestError("there is no rendered issue to send yet")
         subject = send_test(settings, built.rendered, address, datetime.now(UTC))
         return f"test sent to {address}: “{subject}” (no subscriber was mailed, nothing is marked as sent)"
-
-
-# The editors' actions, as the page posts them.
-
-
-def _ref_in(issue: Issue, ref: str) -> bool:
-    return any(p.article.id == ref for p in issue.articles())
-
-
-def _section_of(issue: Issue, ref: str) -> str | None:
-    if issue.lead is not None and issue.lead.article.id == ref:
-        return issue.lead_section
-    for section in issue.sections:
-        if any(p.article.id == ref for p in section.items + section.more):
-            return section.slug
-    return None
-
-
-def _forget(data: dict[str, Any], ref: str, kinds: tuple[str, ...]) -> None:
-    """Remove `ref` from the given kinds of correction."""
-    if "lead" in kinds and data.get("lead") == ref:
-        del data["lead"]
-    if "drop" in kinds and ref in (data.get("drop") or []):
-        data["drop"] = [r for r in data["drop"] if r != ref]
-    if "move" in kinds:
-        (data.get("move") or {}).pop(ref, None)
-    if "order" in kinds:
-        for slug, refs in list((data.get("order") or {}).items()):
-            data["order"][slug] = [r for r in refs or [] if r != ref]
-
-
-def edit(data: dict[str, Any], form: dict[str, str], grouped: Issue, shown: Issue) -> str:
-    """Change the corrections `data` as one page action asks; `grouped` is the issue before corrections."""
-    action = form.get("action", "")
-    ref = form.get("id", "")
-    slugs = {s.slug: s.title for s in grouped.sections}
-    if action == "intro":
-        data["intro"] = form.get("intro", "").strip()
-        return "intro note saved" if data["intro"] else "intro note removed"
-    if action == "unpin":
-        data.pop("lead", None)
-        return "lead story unpinned"
-    if not _ref_in(grouped, ref):
-        raise DigestError(f"no article with the id {ref!r} in issue {grouped.id}; reload the page")
-    if action == "drop":
-        _forget(data, ref, ("lead", "move", "order"))
-        data["drop"] = [*(data.get("drop") or []), ref]
-        return "article dropped"
-    if action == "restore":
-        _forget(data, ref, ("drop",))
-        return "article restored"
-    if action == "lead":
-        _forget(data, ref, ("drop",))
-        data["lead"] = ref
-        return "article pinned as the lead story"
-    if action == "move":
-        slug = form.get("section", "")
-        if slug not in slugs:
-            raise DigestError(f"no section {slug!r} in this issue")
-        _forget(data, ref, ("drop", "lead", "move", "order"))
-        if _section_of(grouped, ref) != slug or (grouped.lead is not None and grouped.lead.article.id == ref):
-            data.setdefault("move", {})
-            data["move"] = {**(data["move"] or {}), ref: slug}
-        return f"article moved to {slugs[slug]}"
-    if action in ("rewrite", "unrewrite"):
-        rewrites = dict(data.get("rewrite") or {})
-        rewrites.pop(ref, None)
-        if action == "rewrite":
-            original = next(p.article for p in grouped.articles() if p.article.id == ref)
-            change: dict[str, str] = {}
-            title, teaser = form.get("title", "").strip(), form.get("teaser", "").strip()
-            if title and title != original.title:
-                change["title"] = title
-            if teaser != original.teaser:
-                change["teaser"] = teaser
-            if change:
-                rewrites[ref] = change
-        data["rewrite"] = rewrites
-        return "article re-worded" if ref in rewrites else "article's own wording restored"
-    if action in ("up", "down"):
-        section = next((s for s in shown.sections if any(p.article.id == ref for p in s.items + s.more)), None)
-        if section is None:
-            raise DigestError("only an article inside a section can be moved up or down")
-        order = [p.article.id for p in section.items + section.more]
-        at = order.index(ref)
-        to = at - 1 if action == "up" else at + 1
-        if 0 <= to < len(order):
-            order[at], order[to] = order[to], order[at]
-        data["order"] = {**(data.get("order") or {}), section.slug: order}
-        return f"{section.title} reordered"
-    raise DigestError(f"unknown action {action!r}")

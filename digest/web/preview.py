@@ -73,7 +73,9 @@ class Routes:
         return answer(self.desk.check().text)
 
     def manifest(self, request: Request) -> Response:
-        return answer(json.dumps(self.desk.check().manifest, indent=2, ensure_ascii=False), "application/json")
+        record = self.desk.check().record
+        public = record.public() if record else None
+        return answer(json.dumps(public, indent=2, ensure_ascii=False), "application/json")
 
     def correct(self, request: Request) -> Response:
         return self._act(lambda: self.desk.correct(form_of(request)))

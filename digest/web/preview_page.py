@@ -6,72 +6,73 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.issue import corrections
-from digest.models import Issue
+from digest.issue.corrections import Corrections
+from digest.issue.edits import section_of
+from digest.models import ArticleRecord, Issue, IssueRecord, Placed, Stage
 from digest.util import CLIP_BYTES
 from digest.web import pages
-from digest.web.desk import Snapshot, _section_of, corrections_problem
+from digest.web.desk import Snapshot
 
 
-def _when(text: str | None, zone: ZoneInfo) -> str:
-    if not text:
+def _when(moment: datetime | None, zone: ZoneInfo) -> str:
+    if moment is None:
         return ""
-    local = datetime.fromisoformat(text).astimezone(zone)
+    local = moment.astimezone(zone)
     return f"{local:%a %b} {local.day}, {local:%H:%M}"
 
 
-def _corrections(settings: Settings, ident: str | None) -> tuple[dict[str, Any], str | None]:
+def _corrections(settings: Settings, ident: str | None) -> tuple[Corrections, str | None]:
     """The issue's corrections, or none and the sentence saying what is wrong with the file."""
     if not ident:
-        return {}, None
+        return Corrections(), None
     try:
-        data = corrections.load(settings, ident)
+        return corrections.load(settings, ident), None
     except DigestError as error:
-        return {}, str(error)
-    problem = corrections_problem(corrections.corrections_path(settings, ident), data)
-    return ({}, problem) if problem else (data, None)
+        return Corrections(), str(error)
+
+
+def _entry(
+    article: ArticleRecord, original: Placed | None, grouped: Issue | None, corr: Corrections, zone: ZoneInfo
+) -> dict[str, Any]:
+    """One article of the side panel: as the email shows it, and what the editors did to it."""
+    ref = article.id
+    return {
+        **article.model_dump(),
+        "when": _when(article.published, zone),
+        "pinned": corr.lead == ref,
+        "moved": ref in corr.move,
+        "rewritten": ref in corr.rewrite,
+        "original_title": original.article.title if original else article.title,
+        "original_teaser": original.article.teaser if original else article.teaser,
+        "home": section_of(grouped, ref) if grouped else None,
+    }
 
 
 def _sections(
-    data: dict[str, Any], corr: dict[str, Any], grouped: Issue | None, zone: ZoneInfo
+    record: IssueRecord | None, corr: Corrections, grouped: Issue | None, zone: ZoneInfo
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Each section's articles as the side panel lists them, and the lead story apart."""
     originals = {p.article.id: p for p in grouped.articles()} if grouped else {}
-    home = {p.article.id: _section_of(grouped, p.article.id) for p in grouped.articles()} if grouped else {}
-    moved = corr.get("move") or {}
-    rewrites = corr.get("rewrite") or {}
     sections = []
     lead = None
-    for section in data.get("sections", []):
+    for section in record.sections if record else []:
         articles = []
-        for article in section["articles"]:
-            ref = article["id"]
-            original = originals.get(ref)
-            entry = {
-                **article,
-                "when": _when(article.get("published"), zone),
-                "pinned": corr.get("lead") == ref,
-                "moved": ref in moved,
-                "rewritten": ref in rewrites,
-                "original_title": original.article.title if original else article["title"],
-                "original_teaser": original.article.teaser if original else article["teaser"],
-                "home": home.get(ref),
-            }
-            if article.get("lead"):
-                lead = {**entry, "section_title": section["title"]}
+        for article in section.articles:
+            entry = _entry(article, originals.get(article.id), grouped, corr, zone)
+            if article.lead:
+                lead = {**entry, "section_title": section.title}
             else:
                 articles.append(entry)
-        sections.append({**section, "articles": articles})
+        sections.append({**section.model_dump(exclude={"articles"}), "articles": articles})
     return sections, lead
 
 
-def _dropped(corr: dict[str, Any], grouped: Issue | None) -> list[dict[str, str | None]]:
+def _dropped(corr: Corrections, grouped: Issue | None) -> list[dict[str, str | None]]:
     originals = {p.article.id: p.article for p in grouped.articles()} if grouped else {}
-    found = (originals.get(str(ref)) for ref in corr.get("drop") or [])
+    found = (originals.get(ref) for ref in corr.drop)
     return [{"id": a.id, "title": a.title, "url": a.url} for a in found if a is not None]
 
 
@@ -79,13 +80,13 @@ def page_context(snap: Snapshot, csrf: str) -> dict[str, Any]:
     """What the page template needs, as plain data."""
     settings = snap.settings
     zone = ZoneInfo(settings.model.newsletter.timezone)
-    data = snap.manifest or {}
+    record = snap.record
     grouped = snap.grouped
     ident = grouped.id if grouped else None
     corr, corr_error = _corrections(settings, ident)
     corr_path = corrections.corrections_path(settings, ident) if ident else None
-    sections, lead = _sections(data, corr, grouped, zone)
-    warnings = data.get("warnings", [])
+    sections, lead = _sections(record, corr, grouped, zone)
+    warnings = snap.built.issue.warnings if snap.built else []
     html_bytes = len(snap.html.encode())
     return {
         "csrf": csrf,
@@ -98,32 +99,32 @@ def page_context(snap: Snapshot, csrf: str) -> dict[str, Any]:
         "status": snap.status or "not approved",
         "stale": snap.stale,
         "window": (
-            f"{_when(data['window']['start'], zone)} – {_when(data['window']['end'], zone)} "
+            f"{_when(record.window.start, zone)} – {_when(record.window.end, zone)} "
             f"({settings.model.newsletter.timezone})"
-            if data
+            if record
             else ""
         ),
-        "subject": data.get("subject", ""),
-        "preheader": data.get("preheader", ""),
+        "subject": record.subject if record else "",
+        "preheader": record.preheader if record else "",
         "html_bytes": html_bytes,
         "clip_bytes": CLIP_BYTES,
         "budget": settings.model.issue.size_budget,
         "percent": round(100 * html_bytes / CLIP_BYTES),
-        "degraded": data.get("size", {}).get("degraded", False),
-        "articles": data.get("articles", 0),
+        "degraded": record.size.degraded if record else False,
+        "articles": record.article_count if record else 0,
         "lead": lead,
         "sections": sections,
         "choices": [(s.slug, s.title) for s in grouped.sections] if grouped else [],
         "dropped": _dropped(corr, grouped),
-        "left_out": data.get("left_out", []),
-        "feeds": data.get("feeds", []),
-        "warnings": [w for w in warnings if not w.startswith("correction")],
-        "gone": [w for w in warnings if w.startswith("correction")],
-        "applied": data.get("corrections", []),
+        "left_out": [item.model_dump() for item in record.left_out] if record else [],
+        "feeds": [feed.model_dump() for feed in record.feeds] if record else [],
+        "warnings": [w.text for w in warnings if w.stage is not Stage.CORRECT],
+        "gone": [w.text for w in warnings if w.stage is Stage.CORRECT],
+        "applied": record.corrections_applied if record else [],
         "corrections_path": str(corr_path) if corr_path else "",
-        "corrections_yaml": yaml.safe_dump(corr, allow_unicode=True, sort_keys=False) if corr else "",
+        "corrections_yaml": corr.to_yaml() if corr.to_data() else "",
         "corrections_error": corr_error,
-        "intro": corr.get("intro") or "",
+        "intro": corr.intro,
         "default_intro": settings.model.newsletter.intro,
         "test_to": settings.model.editors[0] if settings.model.editors else "",
         "text": snap.text,

@@ -1,0 +1,147 @@
+"""The editors' page actions on an issue's corrections: one small function per action, found in one table.
+
+    corrections, notice = apply_action(corrections, form, grouped, shown)
+
+`form` is what the page posted (`action`, the article's `id`, and the action's own fields); `grouped` is the
+issue before any correction and `shown` the issue as the page shows it. The result is new corrections to save
+and a sentence for the page; a request that cannot be done is a DigestError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from digest.config import email_text
+from digest.errors import DigestError
+from digest.issue.corrections import Corrections, Rewrite
+from digest.models import Issue
+from digest.util import shorten
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One action from the page, with the issue before corrections (`grouped`) and as shown (`shown`)."""
+
+    form: Mapping[str, str]
+    grouped: Issue
+    shown: Issue
+
+    @property
+    def ref(self) -> str:
+        return self.form.get("id", "")
+
+
+Action = Callable[[Corrections, Edit], tuple[Corrections, str]]
+
+
+def _intro(corrections: Corrections, edit: Edit) -> tuple[Corrections, str]:
+    try:
+        text = email_text(edit.form.get("intro", "").strip())
+    except ValueError as error:
+        raise DigestError(f"the intro note was not saved: {error}") from None
+    return corrections.model_copy(update={"intro": text}), "intro note saved" if text else "intro note removed"
+
+
+def _unpin(corrections: Corrections, edit: Edit) -> tuple[Corrections, str]:
+    return corrections.model_copy(update={"lead": None}), "lead story unpinned"
+
+
+def _drop(corrections: Corrections, edit: Edit) -> tuple[Corrections, str]:
+    kept = corrections.forget(edit.ref, "lead", "move", "order", "drop")
+    return kept.model_copy(update={"drop": (*kept.drop, edit.ref)}), "article dropped"
+
+
+def _restore(corrections: Corrections, edit: Edit) -> tuple[Corrections, str]:
+    return corrections.forget(edit.ref, "drop"), "article restored"
+
+
+def _lead(corrections: Corrections, edit: Edit) -> tuple[Corrections, str]:
+    kept = corrections.forget(edit.ref, "drop")
+    return kept.model_copy(update={"lead": edit.ref}), "article pinned as the lead story"
+
+
+def _move(corrections: Corrections, edit: Edit) -> tuple[Corrections, str]:
+    slug = edit.form.get("section", "")
+    titles = {s.slug: s.title for s in edit.grouped.sections}
+    if slug not in titles:
+        raise DigestError(f"no section {shorten(slug)} in this issue")
+    kept = corrections.forget(edit.ref, "drop", "lead", "move", "order")
+    grouped = edit.grouped
+    if section_of(grouped, edit.ref) != slug or (grouped.lead is not None and grouped.lead.article.id == edit.ref):
+        kept = kept.model_copy(update={"move": {**kept.move, edit.ref: slug}})
+    return kept, f"article moved to {titles[slug]}"
+
+
+def _rewrite(corrections: Corrections, edit: Edit) -> tuple[Corrections, str]:
+    kept = corrections.forget(edit.ref, "rewrite")
+    original = next(p.article for p in edit.grouped.articles() if p.article.id == edit.ref)
+    change: dict[str, str] = {}
+    title, teaser = edit.form.get("title", "").strip(), edit.form.get("teaser", "").strip()
+    if title and title != original.title:
+        change["title"] = title
+    if teaser != original.teaser:
+        change["teaser"] = teaser
+    if not change:
+        return kept, "article's own wording restored"
+    return kept.model_copy(update={"rewrite": {**kept.rewrite, edit.ref: Rewrite(**change)}}), "article re-worded"
+
+
+def _unrewrite(corrections: Corrections, edit: Edit) -> tuple[Corrections, str]:
+    return corrections.forget(edit.ref, "rewrite"), "article's own wording restored"
+
+
+def _shift(step: int) -> Action:
+    def shift(corrections: Corrections, edit: Edit) -> tuple[Corrections, str]:
+        shown = edit.shown.sections
+        section = next((s for s in shown if any(p.article.id == edit.ref for p in s.items + s.more)), None)
+        if section is None:
+            raise DigestError("only an article inside a section can be moved up or down")
+        order = [p.article.id for p in section.items + section.more]
+        at = order.index(edit.ref)
+        if 0 <= at + step < len(order):
+            order[at], order[at + step] = order[at + step], order[at]
+        return corrections.model_copy(update={"order": {**corrections.order, section.slug: tuple(order)}}), (
+            f"{section.title} reordered"
+        )
+
+    return shift
+
+
+# action → (whether it names an article of the issue, what it does)
+ACTIONS: dict[str, tuple[bool, Action]] = {
+    "intro": (False, _intro),
+    "unpin": (False, _unpin),
+    "drop": (True, _drop),
+    "restore": (True, _restore),
+    "lead": (True, _lead),
+    "move": (True, _move),
+    "rewrite": (True, _rewrite),
+    "unrewrite": (True, _unrewrite),
+    "up": (True, _shift(-1)),
+    "down": (True, _shift(+1)),
+}
+
+
+def apply_action(
+    corrections: Corrections, form: Mapping[str, str], grouped: Issue, shown: Issue
+) -> tuple[Corrections, str]:
+    """Do one page action on the corrections: the new corrections, and what was done in a few words."""
+    action = form.get("action", "")
+    if action not in ACTIONS:
+        raise DigestError(f"unknown action {shorten(action)}")
+    names_article, act = ACTIONS[action]
+    edit = Edit(form=form, grouped=grouped, shown=shown)
+    if names_article and not any(p.article.id == edit.ref for p in grouped.articles()):
+        raise DigestError(f"no article with the id {shorten(edit.ref)} in issue {grouped.id}; reload the page")
+    return act(corrections, edit)
+
+
+def section_of(issue: Issue, ref: str) -> str | None:
+    """The slug of the section an article sits in (the lead's own section for the lead)."""
+    if issue.lead is not None and issue.lead.article.id == ref:
+        return issue.lead_section
+    for section in issue.sections:
+        if any(p.article.id == ref for p in section.items + section.more):
+            return section.slug
+    return None
