@@ -36,6 +36,10 @@ class CorrectionsError(DigestError):
     """An issue's corrections file cannot be used: the sentence names the file, the key and the fix."""
 
 
+class TemplateError(DigestError):
+    """An email template cannot be rendered: the sentence names the template, the line and the problem."""
+
+
 class NotFound(DigestError):
     """Something the user named (an article, an issue, a subscriber) does not exist."""
 

@@ -16,14 +16,16 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.sandbox
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from digest.config import Settings
+from digest.errors import TemplateError
 from digest.feeds.clean import add_utm
 from digest.i18n import dates, install, translations
 from digest.models import Article, Issue, Placed, Rendered, Stage
-from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, plural
+from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, clip, plural
 
 # Personal parts are placeholders in the rendered issue, substituted per recipient at send time.
 
@@ -56,7 +58,9 @@ def _wrap(text: str, width: int = 76, indent: str = "") -> str:
 
 @lru_cache(maxsize=8)
 def _environment(dirs: tuple[Path, ...], html: bool, language: str = "en") -> jinja2.Environment:
-    env = jinja2.Environment(
+    # Editors may change these templates (the `templates:` folder): sandboxed, a template can reach no file,
+    # module or private attribute, only the values it is given.
+    env = jinja2.sandbox.SandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
         autoescape=html,
         trim_blocks=True,
@@ -191,21 +195,56 @@ def inline_css(html: str, css: str) -> str:
     return inlined
 
 
-def _compile(issue: Issue, settings: Settings) -> str:
+def _fill(name: str, issue: Issue, settings: Settings, html: bool) -> str:
+    """Render one template; whatever goes wrong in it is one sentence naming the template and the line."""
     dirs = tuple(template_dirs(settings))
-    language = settings.model.newsletter.language
-    source = _environment(dirs, True, language).get_template("email.mjml.j2").render(_context(issue, settings, True))
+    try:
+        env = _environment(dirs, html, settings.model.newsletter.language)
+        return env.get_template(name).render(_context(issue, settings, html))
+    except jinja2.TemplateSyntaxError as error:
+        where = f"{error.filename or name}, line {error.lineno}"
+        raise TemplateError(
+            f"the template {where} is not valid Jinja: {clip(error.message or 'a syntax error')}"
+        ) from None
+    except jinja2.TemplateNotFound as error:
+        folders = ", ".join(str(d) for d in dirs)
+        raise TemplateError(f"the template {error.name} is in none of the template folders ({folders})") from None
+    # An undefined name, something the sandbox refuses, or an expression that fails ({{ 1 / 0 }}).
+    except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as error:
+        where = _template_line(error, name)
+        problem = str(error) if isinstance(error, jinja2.TemplateError) else f"{type(error).__name__}: {error}"
+        raise TemplateError(f"the template {where} cannot be rendered: {clip(problem)}") from None
+
+
+def _template_line(error: BaseException, name: str) -> str:
+    """'/path/email.mjml.j2, line 12': Jinja puts the template's own lines into the traceback."""
+    where = name
+    trace = error.__traceback__
+    while trace is not None:
+        filename = trace.tb_frame.f_code.co_filename
+        if filename.endswith(name):
+            where = f"{filename}, line {trace.tb_lineno}"
+        trace = trace.tb_next
+    return where
+
+
+def _compile(issue: Issue, settings: Settings) -> str:
+    source = _fill("email.mjml.j2", issue, settings, True)
     # MRML rejects indentation or CRLF between head children: normalise before compiling.
     source = "\n".join(line.rstrip() for line in source.replace("\r\n", "\n").split("\n"))
-    html: str = mjml2html(source, disable_comments=True, fonts={})
+    try:
+        html: str = mjml2html(source, disable_comments=True, fonts={})
+    except ValueError as error:
+        raise TemplateError(
+            f"the email's MJML cannot be compiled ({clip(str(error))}); check email.mjml.j2 and the "
+            "texts it shows for control characters or broken tags"
+        ) from None
     html = _MSO_MERGE.sub("", html)
     return inline_css(html, own_css(settings))
 
 
 def render_text(issue: Issue, settings: Settings) -> str:
-    dirs = tuple(template_dirs(settings))
-    env = _environment(dirs, False, settings.model.newsletter.language)
-    text = env.get_template("email.txt.j2").render(_context(issue, settings, False))
+    text = _fill("email.txt.j2", issue, settings, False)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
