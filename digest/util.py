@@ -34,14 +34,18 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else many or word + 's'}"
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write a file so that a reader (or a crash) sees the old content or the new, never a part of it."""
+def atomic_write(path: Path, data: str | bytes, sync: bool = True) -> None:
+    """Write a file so that a reader (or a crash) sees the old content or the new, never a part of it.
+
+    `sync=False` skips the fsync: still whole or absent after a killed process or a full disk, for files that can
+    be made again (a power cut may then leave the old content)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):

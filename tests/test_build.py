@@ -190,3 +190,43 @@ def test_caps_are_counted_and_empty_sections_kept_in_the_manifest(cli: Any, writ
     assert slugs["climate"]["articles"] == []
     html = next((tmp_path / "out2").glob("*.html")).read_text()
     assert "Climate Crisis" not in html and ">Palestine<" in html
+
+
+def test_a_write_that_fails_midway_leaves_the_earlier_files_whole_and_says_so(
+    write_config: Any, tmp_path: Path
+) -> None:
+    """A full disk (here: a file-size limit the HTML passes) must not leave a truncated .html behind."""
+    import resource
+    import signal
+
+    from digest.config import load_config
+    from digest.errors import DigestError
+    from digest.issue.pipeline import build_issue
+    from digest.jobs.outputs import write_outputs
+    from digest.store.db import State
+
+    settings = load_config(write_config([{"name": "Left Voice", "url": str(DEMO_FEED)}], issue={"window_days": 10}))
+    now = datetime.fromisoformat("2024-03-01T12:00:00+00:00")
+    with State(settings.state_path) as state:
+        built = build_issue(settings, now, state)
+    out = tmp_path / "out"
+    write_outputs(built, settings, out, now)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(before["2024-W09.html"]) > 10_000
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, hard))
+    try:
+        with pytest.raises(DigestError, match=f"cannot write the issue into {out} .*File too large"):
+            write_outputs(built, settings, out, now)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing cut short, no temporary file left
+
+
+def test_an_out_folder_that_cannot_be_made_is_one_sentence(cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("a file where a folder should be")
+    result = cli("build", "--demo", "--out", tmp_path / "file" / "out")
+    assert result.exit_code == 1 and f"cannot write the issue into {tmp_path / 'file' / 'out'}" in result.stderr
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 2  # the demo's warning
