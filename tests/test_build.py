@@ -230,3 +230,17 @@ def test_an_out_folder_that_cannot_be_made_is_one_sentence(cli: Any, tmp_path: P
     result = cli("build", "--demo", "--out", tmp_path / "file" / "out")
     assert result.exit_code == 1 and f"cannot write the issue into {tmp_path / 'file' / 'out'}" in result.stderr
     assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 2  # the demo's warning
+
+
+def test_a_long_subject_is_warned_by_build(cli: Any, write_config: Any, tmp_path: Path) -> None:
+    config = write_config(
+        [{"name": "Left Voice", "url": str(DEMO_FEED)}],
+        newsletter={**shipped_config()["newsletter"], "title": "Left Voice " * 40},
+        issue={"window_days": 10},
+    )
+    result = cli("build", "--config", config, "--now", "2024-03-01T12:00:00Z", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    subject = load_manifest(tmp_path / "out")["subject"]
+    assert len(subject) > 400
+    assert f"warning: the subject is {len(subject)} characters long" in result.stderr
+    assert any(f"the subject is {len(subject)}" in w for w in load_manifest(tmp_path / "out")["warnings"])

@@ -276,3 +276,36 @@ def test_check_needs_an_existing_file(cli: Any, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", str(tmp_path / "missing.html")])
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def _with_header_block(raw: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    return change(head) + sep + body
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "detail"),
+    [
+        (
+            "non-ASCII subject folded with a bare LF",
+            lambda h: re.sub(
+                rb"Subject: [^\r]*", b"Subject: =?utf-8?q?Bolet=C3=ADn_semanal?=\n =?utf-8?q?de_la_semana?=", h
+            ),
+            "1 line folded or ended with a bare LF",
+        ),
+        ("a bare CR", lambda h: h.replace(b"Subject: ", b"Subject: Weekly\rBcc: x@example.org ", 1), "1 bare CR"),
+        (
+            "a 1,200-octet header line",
+            lambda h: h + b"\r\nX-Long: " + b"x" * 1192,
+            "1 header line over 998 octets (the first, X-Long, 1,200)",
+        ),
+    ],
+)
+def test_check_fails_header_lines_with_bare_line_ends_or_over_998_octets(
+    demo: dict[str, Any], cli: Any, tmp_path: Path, name: str, change: Callable[[bytes], bytes], detail: str
+) -> None:
+    path = tmp_path / "broken.eml"
+    path.write_bytes(_with_header_block(demo["eml"], change))
+    result = cli("check", path)
+    assert result.exit_code == 1
+    assert any(x.startswith("FAIL  header lines ") and detail in x for x in result.output.splitlines()), result.output

@@ -705,6 +705,34 @@ def _headers(msg: EmailMessage) -> list[Finding]:
     return [_verdict(not problems, "headers", "/".join(REQUIRED_ONCE) + " once each", _examples(problems, 6))]
 
 
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _header_lines(raw: bytes) -> Finding:
+    """RFC 5322 §2.1, §2.2.3: every header line ends in CRLF (a bare CR or LF is read differently by each
+    relay and client, and can smuggle a header in) and holds at most 998 octets (relays refuse longer)."""
+    end = _HEAD_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    problems = []
+    bare_lf = len(re.findall(rb"(?<!\r)\n", head))
+    bare_cr = len(re.findall(rb"\r(?!\n)", head))
+    if bare_lf:
+        problems.append(f"{plural(bare_lf, 'line')} folded or ended with a bare LF")
+    if bare_cr:
+        problems.append(f"{plural(bare_cr, 'bare CR')}")
+    long = [line for line in re.split(rb"\r\n|\r|\n", head) if len(line) > MAX_LINE]
+    if long:
+        name = long[0].split(b":", 1)[0][:40].decode("ascii", "replace")
+        problems.append(
+            f"{plural(len(long), 'header line')} over {MAX_LINE} octets (the first, {name}, "
+            f"{max(len(line) for line in long):,})"
+        )
+    longest = max((len(line) for line in re.split(rb"\r\n|\r|\n", head)), default=0)
+    return _verdict(
+        not problems, "header lines", f"CRLF line ends, ≤ {MAX_LINE} octets (longest {longest})", "; ".join(problems)
+    )
+
+
 def _unsubscribe_headers(msg: EmailMessage) -> list[Finding]:
     values = [str(v) for v in msg.get_all("List-Unsubscribe") or []]
     uris = re.findall(r"<([^>]*)>", " ".join(values))
@@ -769,7 +797,7 @@ def check_eml(raw: bytes, language: str | None = None) -> list[Finding]:
     """Lint a message: headers, MIME order, one-click unsubscribe, line length, DKIM coverage, and its HTML."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
-    findings = _headers(msg) + _unsubscribe_headers(msg)
+    findings = [*_headers(msg), _header_lines(raw), *_unsubscribe_headers(msg)]
     parts: list[MIMEPart] = list(msg.iter_parts()) if msg.is_multipart() else [msg]
     types = [p.get_content_type() for p in parts]
     structure_ok = (

@@ -25,7 +25,7 @@ from digest.errors import TemplateError
 from digest.feeds.clean import add_utm
 from digest.i18n import dates, install, translations
 from digest.models import Article, Issue, Placed, Rendered, Stage
-from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, clip, plural
+from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, clip, plural, shorten
 
 # Personal parts are placeholders in the rendered issue, substituted per recipient at send time.
 
@@ -267,6 +267,10 @@ def _degrade(issue: Issue, count: int = 1) -> Issue | None:
     return replace(issue, sections=sections) if moved else None
 
 
+# Inboxes show a subject's first 60 or so characters; past this it is only a long header line.
+SUBJECT_WARN = 150
+
+
 def render(issue: Issue, settings: Settings) -> tuple[Issue, Rendered]:
     """Render an issue; past the size budget, turn cards into headlines until it fits. One path for all.
 
@@ -287,6 +291,12 @@ def render(issue: Issue, settings: Settings) -> tuple[Issue, Rendered]:
             Stage.RENDER,
             f"the email would be {first_size:,} bytes, over the {budget:,}-byte budget (Gmail clips near "
             f"{CLIP_BYTES:,}): {plural(moved, 'article')} became short headlines to fit",
+        )
+    if len(issue.subject) > SUBJECT_WARN:
+        issue = issue.warned(
+            Stage.RENDER,
+            f"the subject is {len(issue.subject):,} characters long ({shorten(issue.subject)}): inboxes show "
+            "its first 60 or so; shorten newsletter.subject or newsletter.title",
         )
     text = render_text(issue, settings)
     return issue, Rendered(html=html, text=text, preheader=preheader(issue), subject=issue.subject, degraded=degraded)
