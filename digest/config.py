@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import string
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -23,73 +22,20 @@ from pydantic import (
     model_validator,
 )
 
+from digest import util
 from digest.errors import ConfigError
 from digest.i18n import N_, in_language, locale_of, normalize, translations
-from digest.util import WARN_BYTES, YamlRefused, check_address, clip, control_char, describe_char, load_yaml, shorten
+from digest.util import WARN_BYTES, YamlRefused, clip, load_yaml, shorten
 
-SUBJECT_FIELDS = ("title", "date", "issue")
-
-
-def one_line(value: str) -> str:
-    """Text that goes into a mail header: a line break would start a header of its own, an escape garble it."""
-    bad = control_char(value)
-    if bad is not None:
-        raise ValueError(
-            f"expected one line of text but received {shorten(value)} holding {describe_char(bad)}; "
-            "it goes into mail headers, so it may hold no line break or control character"
-        )
-    return value
-
-
-def email_text(value: str) -> str:
-    """Text shown in the email: lines are fine, other control characters would break the MJML compiler."""
-    bad = control_char(value, allowed="\n\t")
-    if bad is not None:
-        raise ValueError(
-            f"expected text but received {shorten(value)} holding the control character {describe_char(bad)}; remove it"
-        )
-    return value
-
-
-def check_subject(value: str) -> str:
-    """Only {title}, {date} and {issue}, each plain: the subject is formatted with them at every build."""
-    try:
-        fields = [(n, spec, conv) for _, n, spec, conv in string.Formatter().parse(value) if n is not None]
-    except ValueError as error:  # "{title" unclosed, a lone "}"
-        raise ValueError(
-            f"{shorten(value)} is not a valid template ({error}); use {{title}}, {{date}} and {{issue}}, "
-            "and write {{ or }} for a literal brace"
-        ) from None
-    for name, spec, conversion in fields:
-        if name not in SUBJECT_FIELDS or spec or conversion:
-            raise ValueError(
-                f"{shorten('{' + name + '}')} is not a placeholder digest fills in; use {{title}}, {{date}} or "
-                "{issue}, and write {{ or }} for a literal brace"
-            )
-    return one_line(value)
-
-
-def _address(value: str) -> str:
-    if "@" not in parseaddr(value)[1]:
-        raise ValueError(f"expected an address such as 'Name <news@example.org>' but received {shorten(value)}")
-    return value
-
-
-def _bare_address(value: str) -> str:
-    try:
-        return check_address(value)
-    except ValueError as error:
-        raise ValueError(f"expected a bare address such as name@example.org: {clip(str(error))}") from None
-
-
-BareAddress = Annotated[str, AfterValidator(one_line), AfterValidator(_bare_address)]
-OneLine = Annotated[str, AfterValidator(one_line)]
-EmailText = Annotated[str, AfterValidator(email_text)]
-HeaderAddress = Annotated[str, AfterValidator(one_line), AfterValidator(_address)]
+# What a value may hold when it goes into mail headers or the email (digest/util.py says why).
+BareAddress = Annotated[str, AfterValidator(util.one_line), AfterValidator(util.bare_address)]
+OneLine = Annotated[str, AfterValidator(util.one_line)]
+EmailText = Annotated[str, AfterValidator(util.email_text)]
+HeaderAddress = Annotated[str, AfterValidator(util.one_line), AfterValidator(util.header_address)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=False)
+    model_config = ConfigDict(extra="ignore", frozen=False, allow_inf_nan=False)  # no .inf or .nan in a config
 
 
 class Newsletter(_Model):
@@ -97,7 +43,7 @@ class Newsletter(_Model):
     from_: HeaderAddress = Field(alias="from")
     timezone: str = "UTC"
     language: str = "en"
-    subject: Annotated[str, AfterValidator(check_subject)] = "{title}: {date}"
+    subject: Annotated[str, AfterValidator(util.subject_template)] = "{title}: {date}"
     reply_to: HeaderAddress | None = None
     intro: EmailText = ""
     postal_address: EmailText = ""
@@ -249,8 +195,6 @@ class Weights(_Model):
 
 
 class IssueSettings(_Model):
-    model_config = ConfigDict(allow_inf_nan=False)
-
     window_days: float = Field(7, gt=0, le=366)
     max_per_section: int = Field(10, ge=1)
     max_lookback_days: float = Field(28, gt=0, le=3660)
@@ -264,8 +208,6 @@ class IssueSettings(_Model):
 
 
 class GatherSettings(_Model):
-    model_config = ConfigDict(allow_inf_nan=False)
-
     timeout: float = Field(20.0, gt=0, le=3600)
     connect_timeout: float = Field(10.0, gt=0, le=3600)
     concurrency: int = Field(8, ge=1, le=64)
@@ -295,8 +237,6 @@ class Archive(_Model):
 
 
 class Smtp(_Model):
-    model_config = ConfigDict(allow_inf_nan=False)
-
     host: str = "127.0.0.1"
     port: int = Field(587, ge=1, le=65535)
     security: Literal["none", "starttls", "ssl"] = "starttls"
@@ -415,10 +355,6 @@ class Settings:
         return value.encode() if value else None
 
 
-def _describe(value: Any) -> str:
-    return shorten(value)
-
-
 def _location(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -441,7 +377,7 @@ def _problems(error: ValidationError) -> list[str]:
         elif kind == "value_error":
             problems.append(f"{where}: {clip(item['msg'].removeprefix('Value error, '), 400)}")
         else:
-            problems.append(f"{where}: {clip(item['msg'].lower())} but received {_describe(item.get('input'))}")
+            problems.append(f"{where}: {clip(item['msg'].lower())} but received {shorten(item.get('input'))}")
     return problems
 
 
@@ -479,7 +415,7 @@ def _submodels(annotation: Any) -> list[type[BaseModel]]:
 def parse_config(data: Any, path: Path, strict: bool = False) -> Settings:
     """Validate already-loaded YAML data; raise ConfigError listing every problem."""
     if not isinstance(data, dict):
-        raise ConfigError(str(path), [f"expected a mapping of settings but the file holds {_describe(data)}"])
+        raise ConfigError(str(path), [f"expected a mapping of settings but the file holds {shorten(data)}"])
     warnings = [f"{path}: unknown key '{key}' is ignored (a typo?)" for key in _unknown_keys(data, Config)]
     newsletter = data.get("newsletter")
     language = newsletter.get("language") if isinstance(newsletter, dict) else None

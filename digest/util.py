@@ -7,7 +7,9 @@ import os
 import re
 import reprlib
 import smtplib
+import string
 import unicodedata
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +157,65 @@ def shorten(value: object, limit: int = 60) -> str:
     """A value as an error quotes it: its repr, cut to `limit` characters without ever expanding all of it."""
     text = _SHORT.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# What config values and editors' texts may hold: each check returns the value or raises ValueError saying why.
+
+SUBJECT_FIELDS = ("title", "date", "issue")
+
+
+def one_line(value: str) -> str:
+    """Text that goes into a mail header: a line break would start a header of its own, an escape garble it."""
+    bad = control_char(value)
+    if bad is not None:
+        raise ValueError(
+            f"expected one line of text but received {shorten(value)} holding {describe_char(bad)}; "
+            "it goes into mail headers, so it may hold no line break or control character"
+        )
+    return value
+
+
+def email_text(value: str) -> str:
+    """Text shown in the email: lines are fine, other control characters would break the MJML compiler."""
+    bad = control_char(value, allowed="\n\t")
+    if bad is not None:
+        raise ValueError(
+            f"expected text but received {shorten(value)} holding the control character {describe_char(bad)}; remove it"
+        )
+    return value
+
+
+def subject_template(value: str) -> str:
+    """Only {title}, {date} and {issue}, each plain: the subject is formatted with them at every build."""
+    try:
+        fields = [(n, spec, conv) for _, n, spec, conv in string.Formatter().parse(value) if n is not None]
+    except ValueError as error:  # "{title" unclosed, a lone "}"
+        raise ValueError(
+            f"{shorten(value)} is not a valid template ({error}); use {{title}}, {{date}} and {{issue}}, "
+            "and write {{ or }} for a literal brace"
+        ) from None
+    for name, spec, conversion in fields:
+        if name not in SUBJECT_FIELDS or spec or conversion:
+            raise ValueError(
+                f"{shorten('{' + name + '}')} is not a placeholder digest fills in; use {{title}}, {{date}} or "
+                "{issue}, and write {{ or }} for a literal brace"
+            )
+    return one_line(value)
+
+
+def header_address(value: str) -> str:
+    """A From or Reply-To value: an address, with or without a name."""
+    if "@" not in parseaddr(value)[1]:
+        raise ValueError(f"expected an address such as 'Name <news@example.org>' but received {shorten(value)}")
+    return value
+
+
+def bare_address(value: str) -> str:
+    """An address alone (an envelope recipient, a mailto:), as check_address reads it."""
+    try:
+        return check_address(value)
+    except ValueError as error:
+        raise ValueError(f"expected a bare address such as name@example.org: {clip(str(error))}") from None
 
 
 def clip(text: str, limit: int = 200) -> str:

@@ -22,12 +22,12 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator, model_validator
 
-from digest.config import Settings, email_text
+from digest.config import Settings
 from digest.errors import CorrectionsError
 from digest.feeds import clean
 from digest.issue import learn, stories
 from digest.models import Issue, Placed, Section, Stage
-from digest.util import YamlRefused, atomic_write, load_yaml, shorten
+from digest.util import YamlRefused, atomic_write, email_text, load_yaml, shorten
 
 KINDS = ("intro", "lead", "drop", "move", "rewrite", "order", "split")
 

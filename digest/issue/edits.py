@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from digest.config import email_text
 from digest.errors import DigestError
 from digest.issue.corrections import Corrections, Rewrite
 from digest.models import Issue
-from digest.util import shorten
+from digest.util import email_text, shorten
 
 
 @dataclass(frozen=True)
