@@ -250,6 +250,9 @@ class Smtp(_Model):
     retry_delay: float = Field(30.0, gt=0, le=86400)  # seconds before the first retry of a 4xx; doubles each time
     bounce_after: int = Field(3, ge=1)
     unsubscribe_mailto: BareAddress | None = None
+    # How long a send worker's claim on its recipients lasts unless renewed (every third of it, while it lives):
+    # how soon the others take over the copies of a worker that died.
+    lease: float = Field(60.0, ge=1, le=3600)
     ca_file: str | None = None  # a CA bundle to trust for the relay's certificate (a private CA), relative to config
 
 
@@ -291,6 +294,11 @@ class Config(_Model):
     templates: str | None = None  # a folder whose files override the shipped templates
     corrections_dir: str = "corrections"  # the editors' corrections, one YAML file per issue
     now: str | None = None  # pins the clock (the demo uses it)
+
+    @field_validator("state")
+    @classmethod
+    def _state_target(cls, state: str) -> str:
+        return util.check_state_target(state)
 
     @field_validator("themes")
     @classmethod
@@ -340,7 +348,19 @@ class Settings:
 
     @property
     def state_path(self) -> Path:
+        """The SQLite file (see `state_target` for a state that may be a PostgreSQL database)."""
         return self.resolve(self.model.state)
+
+    @property
+    def state_url(self) -> str | None:
+        """The PostgreSQL URL of the state, when it is one."""
+        state = self.model.state
+        return state if state.startswith(util.POSTGRES_SCHEMES) else None
+
+    @property
+    def state_target(self) -> Path | str:
+        """What `State(...)` opens: the PostgreSQL URL, else the SQLite file."""
+        return self.state_url or self.state_path
 
     @property
     def archive_dir(self) -> Path:

@@ -179,11 +179,13 @@ class SubscriberStatus(StrEnum):
 class DeliveryStatus(StrEnum):
     """One subscriber's copy of one issue: see digest/mail/delivery/__init__.py for how it moves."""
 
+    QUEUED = "queued"  # to be sent in this issue's run; a worker claims it (see store/claims.py)
     SENDING = "sending"  # claimed: its transaction is under way
     COMMITTING = "committing"  # its final line is going out: the relay may hold it
     SENT = "sent"  # the relay accepted it
     DEFERRED = "deferred"  # refused for now (4xx, or put back when the relay refused nearly everything)
     FAILED = "failed"  # refused for good
+    HELD = "held"  # refused for good during a run, made final (or put back) when that worker's run ends
 
 
 class BounceKind(StrEnum):

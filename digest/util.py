@@ -291,3 +291,31 @@ def _check_expansion(root: yaml.Node) -> None:
             open_.add(key)
             stack.append((node, True))
             stack.extend((child, False) for child in _children(node) if id(child) not in done)
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def check_state_target(state: str) -> str:
+    """`state:` is a SQLite file, or a PostgreSQL URL without a password (secrets come from the environment)."""
+    from urllib.parse import urlsplit
+
+    if not state.strip():
+        raise ValueError("expected a file such as digest.db or a URL such as postgresql://digest@db.example.org/digest")
+    if not state.startswith(POSTGRES_SCHEMES):
+        if "://" in state:
+            raise ValueError(f"expected a file or a postgresql:// URL but received {shorten(state)}")
+        return state
+    try:
+        parts = urlsplit(state)
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError as error:
+        raise ValueError(f"the URL {shorten(state)} cannot be read ({error})") from None
+    if parts.password is not None:
+        raise ValueError(
+            "the URL holds a password; remove it and set DIGEST_DATABASE_PASSWORD (or use a ~/.pgpass or service "
+            "file) instead"
+        )
+    if any(c in state for c in "\r\n\t "):
+        raise ValueError(f"the URL {shorten(state)} holds a space or a line break")
+    return state

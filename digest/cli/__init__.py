@@ -100,7 +100,7 @@ def open_state(settings: Settings, demo: str | None = None) -> Iterator[State]:
         with tempfile.TemporaryDirectory(prefix="digest-demo-") as folder, State(Path(folder) / "demo.db") as st:
             yield st
     else:
-        with State(settings.state_path) as st:
+        with State(settings.state_target) as st:
             yield st
 
 
@@ -132,7 +132,10 @@ def preview(config_path: str, demo: str | None, now: str | None, host: str | Non
     with open_state(settings, demo) as state:
         # The demo's config lives inside the package: its corrections go beside its throw-away state.
         desk = Desk(
-            settings.path, lambda s: parse_now(now, s), state, state.path.parent / "corrections" if demo else None
+            settings.path,
+            lambda s: parse_now(now, s),
+            state,
+            Path(state.target).parent / "corrections" if demo else None,
         )
 
         def ready(url: str) -> None:
@@ -325,8 +328,18 @@ def stop_if_unfinished(summary: Any) -> None:
 @click.option("--now", help="The clock of the issue to build when none is approved (ISO 8601); defaults to now.")
 @click.option("--test-to", metavar="ADDR", help="Send one copy marked [TEST] to ADDR only; nothing is recorded.")
 @click.option("--dry-run", is_flag=True, help="Say what would be sent, to how many; send and record nothing.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the issue's recipients, each over smtp.connections connections.",
+)
+@click.option("--worker-of", metavar="ISSUE", hidden=True, help="Join the send of ISSUE as one of its workers.")
 @friendly
-def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) -> None:
+def send(
+    config_path: str, now: str | None, test_to: str | None, dry_run: bool, workers: int, worker_of: str | None
+) -> None:
     """Mail the issue to every active subscriber exactly once; run it again to resume after any stop."""
     from rich.console import Console
 
@@ -338,6 +351,14 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
 
     settings = load(config_path)
     clock = parse_now(now, settings)
+    if worker_of:
+        import json
+
+        from digest.mail.delivery.workers import work_on
+
+        with finishing_on_sigterm(), open_state(settings) as state:
+            click.echo(json.dumps(work_on(settings, state, worker_of)))
+        return
     if test_to:
         try:
             address = check_address(test_to)
@@ -352,7 +373,7 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
         click.echo(f"sent a test of issue {chosen.frozen.id} to {address}: {subject!r}")
         return
     with finishing_on_sigterm(), open_state(settings) as state:
-        summary = send_issue(settings, state, clock, dry_run=dry_run, console=Console(stderr=True))
+        summary = send_issue(settings, state, clock, dry_run=dry_run, console=Console(stderr=True), workers=workers)
     for line in describe(summary):
         click.echo(line)
     stop_if_unfinished(summary)

@@ -121,7 +121,7 @@ class Scheduler(threading.Thread):
             if self.stopping.wait(max(0.0, (due - datetime.now(UTC)).total_seconds())):
                 return
             try:
-                with State(self.settings.state_path) as state:
+                with State(self.settings.state_target) as state:
                     result = run_job(self.settings, state, datetime.now(UTC).replace(microsecond=0))
                 self.report(f"weekly job: {result.outcome}")
             except DigestError as error:

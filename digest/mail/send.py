@@ -14,15 +14,16 @@ from rich.console import Console
 from digest.config import Settings
 from digest.errors import SecretMissing, SendRefused
 from digest.feeds import clean
+from digest.mail.delivery.claims import worker_name
 from digest.mail.delivery.ledger import Ledger
-from digest.mail.delivery.lock import send_lock
-from digest.mail.delivery.ratelimit import RateLimiter, sent_in_last_hour
+from digest.mail.delivery.lock import SendLock, send_lock
+from digest.mail.delivery.ratelimit import RateLimiter, SharedRateLimiter, sent_in_last_hour
 from digest.mail.delivery.sender import Sender
 from digest.mail.message import prepare
 from digest.mail.smtp import connect
 from digest.mail.summary import Summary
 from digest.models import DeliveryStatus, IssueStatus, Recipient, SubscriberStatus
-from digest.store import articles, deliveries, issues
+from digest.store import articles, claims, deliveries, issues
 from digest.store import subscribers as subscriber_rows
 from digest.store.db import State, iso
 from digest.store.issues import Frozen
@@ -143,9 +144,18 @@ def recipients(state: State, issue_id: str, summary: Summary) -> list[Recipient]
 
 
 def send_issue(
-    settings: Settings, state: State, now: datetime, dry_run: bool = False, console: Console | None = None
+    settings: Settings,
+    state: State,
+    now: datetime,
+    dry_run: bool = False,
+    console: Console | None = None,
+    workers: int = 1,
 ) -> Summary:
-    """Mail the issue to every active subscriber it has not reached yet; safe to run again after any stop."""
+    """Mail the issue to every active subscriber it has not reached yet; safe to run again after any stop.
+
+    On SQLite one send runs at a time (the send lock); on PostgreSQL any number of sends, on any hosts, share the
+    issue's ledger, and only the choice of the issue is made one process at a time. `workers` > 1 starts that
+    many worker processes on the issue (delivery/workers.py)."""
     secret = settings.secret()
     if secret is None and not dry_run:
         raise SecretMissing(settings.model.secret_env, "`digest send`")
@@ -159,15 +169,39 @@ def send_issue(
         summary.to_send = len(recipients(state, chosen.frozen.id, summary))
         return summary
     assert secret is not None
+    if state.engine != "sqlite":
+        return _choose_and_deliver(settings, state, now, secret, console, workers, None)
     with send_lock(settings) as lock:
+        return _choose_and_deliver(settings, state, now, secret, console, workers, lock)
+
+
+def _choose_and_deliver(
+    settings: Settings,
+    state: State,
+    now: datetime,
+    secret: bytes,
+    console: Console | None,
+    workers: int,
+    lock: SendLock | None,
+) -> Summary:
+    with state.exclusive("digest send: the choice of the issue"):
         chosen = choose_issue(settings, state, now, store=True)
         if isinstance(chosen, NothingToSend):
             return Summary(issue_id="", nothing_to_do=chosen.reason)
-        lock.note(chosen.frozen.id)
+        if lock is not None:
+            lock.note(chosen.frozen.id)
         drift = _drift(settings, state, chosen, now, console)
-        summary = _deliver_issue(settings, state, chosen.frozen, secret, console)
-        summary.drift = drift
-        return summary
+        if chosen.frozen.status != IssueStatus.SENDING:
+            issues.set_status(state, chosen.frozen.id, IssueStatus.SENDING)
+        claims.enqueue(state, chosen.frozen.id)
+    if workers > 1:
+        from digest.mail.delivery.workers import run_workers
+
+        summary = run_workers(settings, state, chosen.frozen, workers, console)
+    else:
+        summary = deliver_issue(settings, state, chosen.frozen, secret, console, shared=state.engine != "sqlite")
+    summary.drift = drift
+    return summary
 
 
 def _drift(
@@ -185,29 +219,47 @@ def _drift(
     return warnings
 
 
-def _deliver_issue(settings: Settings, state: State, frozen: Frozen, secret: bytes, console: Console | None) -> Summary:
+def deliver_issue(
+    settings: Settings, state: State, frozen: Frozen, secret: bytes, console: Console | None, shared: bool
+) -> Summary:
+    """One worker's part of the issue: claim recipients from the ledger and send until nothing is left.
+    `shared`: other processes may send the issue too, so the rate limits are kept in the database."""
     cfg = settings.model.smtp
     summary = Summary(issue_id=frozen.id, subject=frozen.rendered.subject)
-    todo = recipients(state, frozen.id, summary)
-    summary.to_send = len(todo)
+    claims.enqueue(state, frozen.id)
+    tally = claims.tally(state, frozen.id)
+    summary.already, summary.failed_before, summary.inactive = tally.sent, tally.failed, tally.inactive
+    summary.to_send = tally.to_send
+    worker = worker_name()
     started, cpu = time.perf_counter(), time.process_time()
-    if todo:
-        if frozen.status != IssueStatus.SENDING:
-            issues.set_status(state, frozen.id, IssueStatus.SENDING)
+    if tally.to_send:
         prepared = prepare(settings, frozen.rendered)
-        limiter = RateLimiter(
-            cfg.rate_per_second, cfg.rate_per_hour, sent_in_last_hour(state) if cfg.rate_per_hour else []
-        )
-        ledger = Ledger(state, frozen.id, cfg.bounce_after)
+        limiter: RateLimiter
+        if shared:
+            limiter = SharedRateLimiter(state, cfg.rate_per_second, cfg.rate_per_hour)
+        else:
+            limiter = RateLimiter(
+                cfg.rate_per_second, cfg.rate_per_hour, sent_in_last_hour(state) if cfg.rate_per_hour else []
+            )
+        ledger = Ledger(state, frozen.id, cfg.bounce_after, worker)
         try:
             first = connect(settings)  # fail before any thread starts when the relay cannot be reached at all
-            Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary).run(todo, first, console)
+            sender = Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary)
+            sender.run(state, tally.to_send, first, console, cfg.lease)
         finally:
             ledger.close()
+            limiter.close()
     summary.elapsed = time.perf_counter() - started
     summary.cpu = time.process_time() - cpu
-    if summary.complete:
+    finish(state, frozen, summary, worker)
+    return summary
+
+
+def finish(state: State, frozen: Frozen, summary: Summary, worker: str = "") -> None:
+    """Count what is left; the issue is sent when nothing is, here or with another worker."""
+    left = claims.left(state, frozen.id, worker)
+    summary.left, summary.elsewhere = left.unclaimed, left.with_others
+    if summary.complete and not summary.elsewhere:
         issues.set_status(state, frozen.id, IssueStatus.SENT, recipients=deliveries.count_sent(state, frozen.id))
         ids, keys = _article_keys(frozen)
         articles.mark_sent(state, frozen.id, ids, keys, datetime.now(UTC))
-    return summary

@@ -25,6 +25,8 @@ class Summary:
     put_back: list[str] = field(default_factory=list)  # refused while the relay accepted almost nothing: next run
     in_doubt: list[str] = field(default_factory=list)  # in flight when an earlier run died: sent again
     left: int = 0  # still to send when the run stopped
+    elsewhere: int = 0  # copies other workers still hold when this one finished (they finish the issue)
+    lost_workers: list[str] = field(default_factory=list)  # worker processes that died (--workers)
     stopped: str | None = None  # why the run stopped before the end (hourly cap, interrupt)
     error: str | None = None  # why the run gave up (the relay is gone, or refuses nearly everything)
     elapsed: float = 0.0
@@ -67,6 +69,10 @@ def describe(summary: Summary) -> list[str]:
             f"{len(summary.in_doubt)} message{'s were' if len(summary.in_doubt) != 1 else ' was'} in flight when an "
             f"earlier run stopped and went out again (may arrive twice): {', '.join(summary.in_doubt)}"
         )
+    for lost in summary.lost_workers:
+        lines.append(f"worker {lost}; the copies it held went to the other workers once its claims ran out")
+    if summary.elsewhere:
+        lines.append(f"other workers hold {plural(summary.elsewhere, 'copy', 'copies')} of this issue and finish it")
     if summary.reconnects:
         lines.append(f"the connection to the relay dropped {summary.reconnects} times and was reopened")
     lines.extend(f"warning: {warning}" for warning in summary.drift)

@@ -1,27 +1,74 @@
-"""The connection to the state file: one SQLite file for the feed cache, articles seen, issues, subscribers and
-deliveries.
+"""The connection to the state: one SQLite file by default, or a PostgreSQL database that several hosts share.
 
-Everything particular to the engine lives here: opening, pragmas, transactions, migrations and the
-translation of its errors into one sentence (`StateError`). The SQL itself lives in the table modules beside
-this one (feeds, articles, issues, subscribers, deliveries, bounces), the only places in digest that hold any,
-written in standard SQL wherever that costs nothing, so that a second engine can take their place.
+`State(target)` opens either: a path is a SQLite file (this module), a `postgresql://` URL a database
+(store/postgres.py, imported only then, so SQLite never loads psycopg). Both offer the same few calls
+(`execute`, `executemany`, `rows`, `one`, `transaction`, `another`, `borrow`) over the same SQL: the table
+modules beside this one hold every statement of digest, written once with `?` placeholders in standard SQL;
+what only one engine spells its own way is a `Dialect` fragment. Everything particular to an engine lives in
+its module: opening, pragmas, transactions, migrations and the translation of its errors into one sentence
+(`StateError`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from digest.errors import StateError
-from digest.store.migrations import MIGRATIONS
+from digest.store.migrations import MIGRATIONS, Migration
+from digest.util import POSTGRES_SCHEMES
 
 Params = Sequence[Any]
 Synchronous = Literal["NORMAL", "FULL"]
+
+
+class Row(Protocol):
+    """A row read by name or by position, whichever engine read it."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class Cursor(Protocol):
+    """What a statement leaves: its rows, and how many rows it changed."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The few fragments the engines spell differently; everything else in the table modules is shared."""
+
+    name: str
+    epoch: str  # the database's clock, in seconds since 1970 (a lease or a rate is measured by one clock)
+    for_update: str  # locks the rows a SELECT read, until the transaction ends
+    skip_locked: str  # ... and leaves out the rows another transaction holds (a claim of recipients)
+    for_share: str  # keeps the rows a SELECT read from changing until the transaction ends
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    epoch="((julianday('now') - 2440587.5) * 86400.0)",
+    # One writer at a time (BEGIN IMMEDIATE) already holds everything a transaction reads.
+    for_update="",
+    skip_locked="",
+    for_share="",
+)
 
 
 def utcnow_iso() -> str:
@@ -34,6 +81,117 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def is_url(target: Path | str) -> bool:
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
+
+
+class State:
+    """A connection to the state, migrated to the newest schema on open; `State(path_or_url)` picks the engine.
+
+    `synchronous` is how hard a commit waits for the disk: NORMAL survives a killed process, FULL also a
+    power cut (the delivery ledger's outcomes use it)."""
+
+    engine: ClassVar[str] = ""
+    dialect: Dialect = SQLITE
+    target: str = ""  # what the messages name: the file, or the URL (which never holds a password)
+
+    def __new__(cls, target: Path | str, synchronous: Synchronous = "NORMAL", migrate: bool = True) -> State:
+        if cls is State:
+            if is_url(target):
+                from digest.store.postgres import PostgresState
+
+                return super().__new__(PostgresState)
+            return super().__new__(SqliteState)
+        return super().__new__(cls)
+
+    def __init__(self, target: Path | str, synchronous: Synchronous = "NORMAL", migrate: bool = True) -> None:
+        raise NotImplementedError  # pragma: no cover - every engine has its own
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def another(self, synchronous: Synchronous = "NORMAL") -> State:
+        """A second connection to the same state (the ledger writes through its own)."""
+        raise NotImplementedError
+
+    @contextmanager
+    def borrow(self) -> Iterator[State]:
+        """A connection for one task among many threads (a web request): SQLite's one connection in turn,
+        PostgreSQL's next free one from the pool, so that requests on PostgreSQL run side by side."""
+        raise NotImplementedError
+        yield self  # pragma: no cover
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> Cursor:
+        raise NotImplementedError
+
+    def rows(self, sql: str, params: Params = ()) -> Iterator[Row]:
+        """The rows of a query one at a time, however many there are."""
+        raise NotImplementedError
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        row: Row | None = self.execute(sql, params).fetchone()
+        return row
+
+    @contextmanager
+    def transaction(self) -> Iterator[State]:
+        """All or nothing; inside another transaction it simply joins it."""
+        raise NotImplementedError
+        yield self  # pragma: no cover
+
+    def tables(self) -> list[str]:
+        """The tables of the schema (migrations' bookkeeping included), in name order."""
+        raise NotImplementedError
+
+    def columns(self, table: str) -> list[str]:
+        raise NotImplementedError
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Held by one process at a time among all that share the state (PostgreSQL's advisory lock); SQLite's
+        own process is alone already, under the send lock."""
+        yield
+
+    def checkpoint(self) -> None:
+        """Make everything committed readable from the database alone (SQLite folds its write-ahead log)."""
+
+    def statements(self, migration: Migration) -> list[str]:
+        """The migration's statements as this engine runs them."""
+        return [s if isinstance(s, str) else s.sqlite for s in migration.statements]
+
+    def migrate(self) -> None:
+        with self._migrating():
+            self.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, applied_at TEXT)")
+            done = {row[0] for row in self.execute("SELECT number FROM migrations").fetchall()}
+            for migration in MIGRATIONS:
+                if migration.number in done:
+                    continue
+                with self.transaction():
+                    for statement in self.statements(migration):
+                        self.execute(statement)
+                    self.execute(
+                        "INSERT INTO migrations (number, applied_at) VALUES (?, ?)", (migration.number, utcnow_iso())
+                    )
+
+    @contextmanager
+    def _migrating(self) -> Iterator[None]:
+        """Held while migrations run: two processes opening a fresh database at once apply each one once."""
+        yield
+
+    @property
+    def schema_version(self) -> int:
+        row = self.one("SELECT MAX(number) FROM migrations")
+        return int(row[0] or 0) if row else 0
 
 
 def _explain(path: Path, error: sqlite3.Error) -> StateError:
@@ -52,15 +210,17 @@ def _explain(path: Path, error: sqlite3.Error) -> StateError:
     return StateError(f"the state file {path} {advice} ({said})")
 
 
-class State:
-    """A connection to the state file, migrated to the newest schema on open.
+class SqliteState(State):
+    """The state in one SQLite file: one connection, which threads take turns on."""
 
-    `synchronous` is how hard a commit waits for the disk: NORMAL survives a killed process, FULL also a
-    power cut (the delivery ledger's outcomes use it)."""
+    engine = "sqlite"
+    dialect = SQLITE
 
-    def __init__(self, path: Path | str, synchronous: Synchronous = "NORMAL", migrate: bool = True) -> None:
-        self.path = Path(path)
-        memory = str(path) == ":memory:"
+    def __init__(self, target: Path | str, synchronous: Synchronous = "NORMAL", migrate: bool = True) -> None:
+        self.path = Path(target)
+        self.target = str(target)
+        self.turn = threading.Lock()
+        memory = str(target) == ":memory:"
         if not memory and self.path.is_dir():
             raise StateError(
                 f"the state file {self.path} is a folder; set `state:` in config.yaml to a file such as digest.db"
@@ -73,7 +233,7 @@ class State:
                 f"the folder of the state file {self.path} cannot be made ({error.strerror or error})"
             ) from None
         try:
-            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+            self.db = sqlite3.connect(str(target), timeout=30, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
             raise _explain(self.path, error) from None
         self.db.row_factory = sqlite3.Row
@@ -91,15 +251,13 @@ class State:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> State:
-        return self
+    def another(self, synchronous: Synchronous = "NORMAL") -> State:
+        return SqliteState(self.path, synchronous, migrate=False)
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def another(self, synchronous: Synchronous) -> State:
-        """A second connection to the same file (the ledger writes through its own two)."""
-        return State(self.path, synchronous, migrate=False)
+    @contextmanager
+    def borrow(self) -> Iterator[State]:
+        with self.turn:
+            yield self
 
     def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         try:
@@ -114,7 +272,6 @@ class State:
             raise _explain(self.path, error) from None
 
     def rows(self, sql: str, params: Params = ()) -> Iterator[sqlite3.Row]:
-        """The rows of a query one at a time, however many there are."""
         cursor = self.execute(sql, params)
         try:
             yield from cursor
@@ -123,13 +280,8 @@ class State:
         finally:
             cursor.close()
 
-    def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.execute(sql, params).fetchone()
-        return row
-
     @contextmanager
     def transaction(self) -> Iterator[State]:
-        """All or nothing; inside another transaction it simply joins it."""
         if self.db.in_transaction:
             yield self
             return
@@ -142,23 +294,12 @@ class State:
             raise
         self.execute("COMMIT")
 
-    def migrate(self) -> None:
-        self.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, applied_at TEXT)")
-        done = {row[0] for row in self.execute("SELECT number FROM migrations")}
-        for migration in MIGRATIONS:
-            if migration.number in done:
-                continue
-            with self.transaction():
-                for statement in migration.statements:
-                    self.execute(statement)
-                self.execute(
-                    "INSERT INTO migrations (number, applied_at) VALUES (?, ?)", (migration.number, utcnow_iso())
-                )
+    def tables(self) -> list[str]:
+        rows = self.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        return sorted(row[0] for row in rows)
 
-    @property
-    def schema_version(self) -> int:
-        row = self.one("SELECT MAX(number) FROM migrations")
-        return int(row[0] or 0) if row else 0
+    def columns(self, table: str) -> list[str]:
+        return [row[1] for row in self.execute(f'PRAGMA table_info("{table}")')]
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the file, so that a copy of the file alone holds everything."""

@@ -3,6 +3,11 @@
 Each migration is a tuple of single statements, run one by one (never a script split on ";", which would
 break on a semicolon inside a string or a trigger) and applied together with its record in `migrations`,
 in one transaction. A released migration never changes: a new schema is a new migration at the end.
+
+Both engines run the same migrations. The statements are SQLite's; on PostgreSQL store/postgres.py reads the
+few column types that differ as their PostgreSQL twins (INTEGER PRIMARY KEY an identity, INTEGER a BIGINT, REAL a
+DOUBLE PRECISION, BLOB a BYTEA, TEXT COLLATE NOCASE a CITEXT). A statement no translation can carry is a
+`Variant`, spelt once per engine.
 """
 
 from __future__ import annotations
@@ -11,10 +16,18 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One statement spelt once per engine."""
+
+    sqlite: str
+    postgresql: str
+
+
+@dataclass(frozen=True)
 class Migration:
     number: int
     name: str
-    statements: tuple[str, ...]
+    statements: tuple[str | Variant, ...]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -101,6 +114,22 @@ MIGRATIONS: tuple[Migration, ...] = (
                 created_at TEXT NOT NULL
             )""",
             "CREATE INDEX bounces_subscriber ON bounces(subscriber_id)",
+        ),
+    ),
+    Migration(
+        8,
+        "several send workers on one issue: claims of recipients with a lease, and a rate shared by every worker",
+        (
+            "ALTER TABLE deliveries ADD COLUMN worker TEXT",
+            "ALTER TABLE deliveries ADD COLUMN lease_until REAL",
+            "CREATE INDEX deliveries_todo ON deliveries(issue_id, status, subscriber_id)",
+            """CREATE TABLE send_rate (
+                name TEXT PRIMARY KEY,
+                tokens REAL NOT NULL,
+                stamp REAL NOT NULL
+            )""",
+            "CREATE TABLE send_slots (at REAL NOT NULL)",
+            "CREATE INDEX send_slots_at ON send_slots(at)",
         ),
     ),
 )

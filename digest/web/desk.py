@@ -121,7 +121,7 @@ class Desk:
             with self.lock:
                 settings = self.settings
             # Its own connection: the page's requests keep using the desk's while the feeds are read.
-            with State(self.state.path) as own:
+            with self.state.another() as own:
                 try:
                     grouped = grouped_issue(settings, self.clock(settings), own)
                 except DigestError as error:

@@ -4,7 +4,9 @@
 `GET` shows a page with one button that makes the same POST. Forged, altered or outdated tokens change nothing.
 `make_asgi_app(settings)` is the app, for `digest serve` or for mounting in another ASGI server.
 
-The endpoints are plain functions: Starlette runs them in its thread pool, where SQLite stays synchronous.
+The endpoints are plain functions: Starlette runs them in its thread pool, where the state stays synchronous.
+On SQLite the requests take turns on one connection; on PostgreSQL each takes one from the pool, so several
+requests, and several processes or hosts serving the same app, work side by side.
 """
 
 from __future__ import annotations
@@ -49,12 +51,12 @@ def _mask(address: str) -> str:
 
 
 class PublicSite:
-    """The pages' endpoints over one state connection, which the pool's threads take turns on."""
+    """The pages' endpoints over the state: each request borrows a connection (see the module's docstring)."""
 
     def __init__(self, settings: Settings, secret: bytes) -> None:
         self.settings = settings
         self.secret = secret
-        self.state = State(settings.state_path)
+        self.state = State(settings.state_target)
         self.lock = threading.Lock()
         self.newsletter = settings.model.newsletter.title
         self.lang = settings.model.newsletter.language
@@ -85,10 +87,10 @@ class PublicSite:
         )
 
     def unsubscribe(self, request: Request) -> Response:
-        with self.lock:
-            found = token_holder(self.state, self.secret, request.path_params["token"])
+        with self.state.borrow() as state:
+            found = token_holder(state, self.secret, request.path_params["token"])
             if found is not None and request.method == "POST":
-                roster.unsubscribe(self.state, found.id)
+                roster.unsubscribe(state, found.id)
         if found is None:
             return self.page(
                 403,

@@ -18,13 +18,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from digest.config import Settings
 from digest.errors import DigestError, SmtpConfigError
-from digest.mail.delivery.ledger import Ledger
+from digest.mail.delivery.claims import Feeder
+from digest.mail.delivery.ledger import Claim, Ledger
 from digest.mail.delivery.queue import WorkQueue
 from digest.mail.delivery.ratelimit import RateLimiter
 from digest.mail.message import Prepared
 from digest.mail.smtp import connect
 from digest.mail.summary import Summary
 from digest.models import BounceKind, Recipient
+from digest.store.db import State
 from digest.subscribers.bounces import smtp_refusal
 from digest.subscribers.tokens import unsubscribe_url
 from digest.util import close_smtp, plural
@@ -42,6 +44,14 @@ class _GiveUp(Exception):
 
 class _Retire(Exception):
     """This thread cannot get a connection; the others go on (the relay may cap connections per client)."""
+
+
+class _Abandon(Exception):
+    """The message must not be completed: its reader left, or another worker holds it now; the connection is
+    dropped before the final line, so the relay discards what it got."""
+
+    def __init__(self, outcome: Claim) -> None:
+        self.outcome = outcome
 
 
 @dataclass
@@ -142,8 +152,10 @@ class Sender:
     def deliver(self, conn: smtplib.SMTP | None, who: Recipient) -> smtplib.SMTP | None:
         """Send one subscriber's copy; returns the connection to go on with (None when it dropped)."""
         mid = self.message_id(who)
-        if not self.ledger.claim(who, mid):
-            self._count("inactive")
+        outcome = self.ledger.claim(who, mid)
+        if outcome is not Claim.GO:
+            if outcome is Claim.LEFT:
+                self._count("inactive")
             self.queue.done()
             return conn
         url = unsubscribe_url(self.settings, who.id, who.email, self.secret)
@@ -157,6 +169,12 @@ class Sender:
                     raise
             try:
                 self._transact(conn, who, mid, message)
+            except _Abandon as abandoned:
+                conn.close()  # no QUIT: inside DATA it would be read as part of the message
+                if abandoned.outcome is Claim.LEFT:
+                    self._count("inactive")
+                self.queue.done()
+                return None
             except smtplib.SMTPRecipientsRefused as error:
                 code, text = next(iter(error.recipients.values()))
                 self._refused(who, code, text, "RCPT")
@@ -199,12 +217,19 @@ class Sender:
         body = _DOT_START.sub(b"..", message)
         conn.send(body if body.endswith(b"\r\n") else body + b"\r\n")
         with self.commit:
-            self.ledger.committing(who, mid)
-            conn.send(b".\r\n")
-            code, answer = conn.getreply()
+            outcome = self.ledger.committing(who, mid)
+            if outcome is not Claim.GO:
+                raise _Abandon(outcome)
+            try:
+                conn.send(b".\r\n")
+                code, answer = conn.getreply()
+            except BaseException:
+                self.ledger.abandon()
+                raise
             if code == 250:
                 self.ledger.sent(who, mid)
                 return
+            self.ledger.abandon()
         _reset(conn)
         raise smtplib.SMTPDataError(code, answer)
 
@@ -236,6 +261,7 @@ class Sender:
             self.in_a_row = 0
 
     def _refused_for_good(self, refusal: _Refusal) -> None:
+        self.ledger.hold(refusal.who, refusal.reason)
         with self.counts:
             self.held.append(refusal)
             self.in_a_row += 1
@@ -265,7 +291,7 @@ class Sender:
         if self._accepts_almost_nothing():
             self.summary.error = self.summary.error or self._refusing(self.held[-1])
             for refusal in self.held:
-                self.ledger.deferred(refusal.who, refusal.reason)
+                self.ledger.put_back(refusal.who, refusal.reason)
                 self.summary.put_back.append(refusal.who.email)
             return
         for refusal in self.held:
@@ -273,17 +299,31 @@ class Sender:
                 self.summary.bounced.append(refusal.who.email)
             self.summary.failed.append((refusal.who.email, refusal.reason))
 
-    def run(self, recipients: list[Recipient], first: smtplib.SMTP, console: Console | None) -> None:
-        """Send to every recipient over smtp.connections connections; Ctrl-C stops after the messages in flight."""
-        self.queue = WorkQueue(recipients)
-        count = min(self.smtp.connections, max(1, len(recipients)))
+    def run(self, state: State, total: int, first: smtplib.SMTP, console: Console | None, lease: float) -> None:
+        """Send this worker's share of the issue over smtp.connections connections, claiming recipients from the
+        ledger as it goes; Ctrl-C stops after the messages in flight."""
+        count = self.smtp.connections
+        batch = max(20, 8 * count)  # enough to keep every connection busy while the next batch is claimed
+        self.queue = WorkQueue(feeding=True)
+        self.queue.low = max(count, batch // 4)
+        feeder = Feeder(state, self.issue_id, self.ledger.worker, self.queue, batch, lease, self._in_doubt, self._lost)
         self.workers_alive = count
         threads = [
             threading.Thread(target=self.work, args=(first if n == 0 else None,), name=f"send-{n}", daemon=True)
             for n in range(count)
         ]
+        feeder.start()
         for thread in threads:
             thread.start()
+        try:
+            self._watch(threads, total, console)
+        finally:
+            self._settle()
+            feeder.stop()
+        if self.queue.stopped and self.summary.error is None:
+            self.summary.stopped = self.queue.stopped
+
+    def _watch(self, threads: list[threading.Thread], total: int, console: Console | None) -> None:
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -294,23 +334,29 @@ class Sender:
             disable=console is None or not console.is_terminal,
             transient=True,
         )
-        task = progress.add_task(f"sending {self.issue_id}", total=len(recipients), note="")
+        task = progress.add_task(f"sending {self.issue_id}", total=total, note="")
+        inactive_before = self.summary.inactive
         with progress:
             try:
                 while alive := [t for t in threads if t.is_alive()]:
                     alive[0].join(0.1)
                     s = self.summary
-                    done = s.sent + len(self.held) + s.inactive
+                    done = s.sent + len(self.held) + s.inactive - inactive_before
                     note = f"{len(self.held)} refused, {s.retried} retried" if self.held or s.retried else ""
                     progress.update(task, completed=done, note=note)
             except KeyboardInterrupt:
                 self.queue.stop("interrupted; run the same command again to send the rest")
                 for thread in threads:
                     thread.join()
-        self._settle()
-        self.summary.left = self.queue.left()
-        if self.queue.stopped and self.summary.error is None:
-            self.summary.stopped = self.queue.stopped
+
+    def _in_doubt(self, address: str) -> None:
+        with self.counts:
+            self.summary.in_doubt.append(address)
+
+    def _lost(self, error: str) -> None:
+        with self.counts:
+            self.summary.error = self.summary.error or error
+        self.queue.stop(error)
 
 
 _DOT_START = re.compile(rb"(?m)^\.")  # a line starting with "." is sent as ".." (RFC 5321 4.5.2)

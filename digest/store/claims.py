@@ -1,0 +1,205 @@
+"""Claims of recipients on the shared delivery ledger: which worker sends to whom, and until when.
+
+Every send first queues a row for each active subscriber the issue has not reached (`enqueue`); a worker then
+claims a batch of queued rows at a time (`claim`: on PostgreSQL `FOR UPDATE SKIP LOCKED`, so two workers never
+wait on, or take, the same rows), with a lease on the database's clock that it renews while it lives
+(`renew`). A worker that dies leaves its claims to expire; the others, or the next run, take them then. Each
+mark a worker writes on a row it claimed (`mark`) checks that the claim is still its own and that the reader is
+still active, in the same statement: an unsubscribe from any web process is honoured by the next mark.
+How the rows move is told in digest/mail/delivery/__init__.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from digest.models import DeliveryStatus, Recipient, SubscriberStatus
+from digest.store.db import State, utcnow_iso
+
+Q, DEFERRED, SENDING = DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING
+COMMITTING, HELD = DeliveryStatus.COMMITTING, DeliveryStatus.HELD
+OPEN = (Q, DEFERRED, SENDING, COMMITTING)  # not yet done: someone is at it, or will be
+CLAIMABLE = (*OPEN, HELD)  # once its lease is out: a held refusal of a worker that died is tried again
+_ACTIVE = "EXISTS (SELECT 1 FROM subscribers s WHERE s.id = d.subscriber_id AND s.status = ?)"
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" * len(values))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A recipient this worker now holds, and how far its copy had got (COMMITTING: it may have arrived)."""
+
+    recipient: Recipient
+    was: DeliveryStatus
+
+
+def enqueue(state: State, issue_id: str) -> int:
+    """Queue every active subscriber the issue has no row for yet; returns how many were queued."""
+    cursor = state.execute(
+        """INSERT INTO deliveries (issue_id, subscriber_id, status, attempts, updated_at)
+           SELECT ?, id, ?, 0, ? FROM subscribers
+           WHERE status = ? AND NOT EXISTS (
+             SELECT 1 FROM deliveries d WHERE d.issue_id = ? AND d.subscriber_id = subscribers.id)
+           ON CONFLICT (issue_id, subscriber_id) DO NOTHING""",
+        (issue_id, Q, utcnow_iso(), SubscriberStatus.ACTIVE, issue_id),
+    )
+    return max(0, cursor.rowcount)
+
+
+def claim(state: State, issue_id: str, worker: str, count: int, lease: float) -> list[Claimed]:
+    """Take up to `count` rows no live worker holds, for `lease` seconds."""
+    d = state.dialect
+    with state.transaction():
+        taken = state.execute(
+            f"""UPDATE deliveries SET worker = ?, lease_until = {d.epoch} + ?
+                WHERE issue_id = ? AND subscriber_id IN (
+                  SELECT d.subscriber_id FROM deliveries d
+                  WHERE d.issue_id = ? AND d.status IN ({_marks(CLAIMABLE)})
+                    AND (d.lease_until IS NULL OR d.lease_until < {d.epoch}) AND {_ACTIVE}
+                  LIMIT ?{d.skip_locked})
+                RETURNING subscriber_id, status, attempts""",
+            (worker, lease, issue_id, issue_id, *CLAIMABLE, SubscriberStatus.ACTIVE, count),
+        ).fetchall()
+        if not taken:
+            return []
+        ids = [row[0] for row in taken]
+        people = {
+            row[0]: (row[1], row[2])
+            for row in state.execute(f"SELECT id, email, name FROM subscribers WHERE id IN ({_marks(ids)})", ids)
+        }
+    taken.sort(key=lambda row: row[0])
+    return [
+        Claimed(Recipient(row[0], *people[row[0]], row[2] or 0), DeliveryStatus(row[1]))
+        for row in taken
+        if row[0] in people
+    ]
+
+
+def renew(state: State, issue_id: str, worker: str, lease: float) -> int:
+    """Extend the lease of every row this worker still holds; returns how many it holds."""
+    cursor = state.execute(
+        f"""UPDATE deliveries SET lease_until = {state.dialect.epoch} + ?
+            WHERE issue_id = ? AND worker = ? AND status IN ({_marks(CLAIMABLE)})""",
+        (lease, issue_id, worker, *CLAIMABLE),
+    )
+    return cursor.rowcount
+
+
+def release(state: State, issue_id: str, worker: str) -> None:
+    """Give back every row this worker holds and has not finished (a copy in doubt keeps its mark and its lease,
+    so that whoever takes it after the lease names it)."""
+    state.execute(
+        f"""UPDATE deliveries SET worker = NULL, lease_until = NULL
+            WHERE issue_id = ? AND worker = ? AND status IN ({_marks((Q, DEFERRED, SENDING, HELD))})""",
+        (issue_id, worker, Q, DEFERRED, SENDING, HELD),
+    )
+
+
+def mark(state: State, issue_id: str, subscriber_id: int, worker: str, status: DeliveryStatus, message_id: str) -> bool:
+    """Move a claimed row on (SENDING, COMMITTING), only while the claim is this worker's and the reader is
+    active; False when either is no longer so."""
+    cursor = state.execute(
+        f"""UPDATE deliveries SET status = ?, message_id = ?, updated_at = ?
+            WHERE issue_id = ? AND subscriber_id = ? AND worker = ? AND {_ACTIVE.replace("d.", "deliveries.")}""",
+        (DeliveryStatus(status), message_id, utcnow_iso(), issue_id, subscriber_id, worker, SubscriberStatus.ACTIVE),
+    )
+    return cursor.rowcount > 0
+
+
+def drop_unsent(state: State, issue_id: str, subscriber_id: int, worker: str) -> None:
+    """A reader who left before their copy was tried: no row, as if never queued (a return re-queues them)."""
+    state.execute(
+        "DELETE FROM deliveries WHERE issue_id = ? AND subscriber_id = ? AND worker = ? AND status = ?",
+        (issue_id, subscriber_id, worker, Q),
+    )
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Rows of active readers not yet done that other workers hold (live: their lease runs) or left."""
+
+    total: int
+    live: int
+
+
+def pending(state: State, issue_id: str, worker: str) -> Pending:
+    d = state.dialect
+    row = state.one(
+        f"""SELECT COUNT(*), COALESCE(SUM(CASE WHEN d.lease_until >= {d.epoch} THEN 1 ELSE 0 END), 0)
+            FROM deliveries d
+            WHERE d.issue_id = ? AND d.status IN ({_marks(OPEN)}) AND (d.worker IS NULL OR d.worker <> ?)
+              AND {_ACTIVE}""",
+        (issue_id, *OPEN, worker, SubscriberStatus.ACTIVE),
+    )
+    return Pending(int(row[0]), int(row[1])) if row else Pending(0, 0)
+
+
+@dataclass(frozen=True)
+class Left:
+    """What stands between an issue and 'sent': copies nobody holds now, and copies live workers hold."""
+
+    unclaimed: int
+    with_others: int
+
+
+def left(state: State, issue_id: str, worker: str = "") -> Left:
+    d = state.dialect
+    row = state.one(
+        f"""SELECT
+              COALESCE(SUM(CASE WHEN d.lease_until >= {d.epoch} AND d.worker <> ? THEN 0 ELSE 1 END), 0),
+              COALESCE(SUM(CASE WHEN d.lease_until >= {d.epoch} AND d.worker <> ? THEN 1 ELSE 0 END), 0)
+            FROM deliveries d
+            WHERE d.issue_id = ? AND d.status IN ({_marks(CLAIMABLE)}) AND {_ACTIVE}""",
+        (worker, worker, issue_id, *CLAIMABLE, SubscriberStatus.ACTIVE),
+    )
+    return Left(int(row[0]), int(row[1])) if row else Left(0, 0)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Where an issue's copies stand, for a send's summary."""
+
+    sent: int
+    failed: int
+    inactive: int  # subscribers who left, and neither got nor failed this issue
+    to_send: int  # rows of active readers not yet done
+    in_doubt: list[str]  # addresses whose final line went out when a run stopped
+
+
+def tally(state: State, issue_id: str) -> Tally:
+    counts = {
+        (row[0], row[1]): int(row[2])
+        for row in state.execute(
+            """SELECT d.status, CASE WHEN s.status = ? THEN 1 ELSE 0 END, COUNT(*)
+               FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+               WHERE d.issue_id = ? GROUP BY 1, 2""",
+            (SubscriberStatus.ACTIVE, issue_id),
+        )
+    }
+    row = state.one(
+        """SELECT COUNT(*) FROM subscribers s WHERE s.status <> ? AND NOT EXISTS (
+             SELECT 1 FROM deliveries d WHERE d.issue_id = ? AND d.subscriber_id = s.id AND d.status IN (?, ?))""",
+        (SubscriberStatus.ACTIVE, issue_id, DeliveryStatus.SENT, DeliveryStatus.FAILED),
+    )
+    doubt = state.execute(
+        """SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+           WHERE d.issue_id = ? AND d.status = ? AND s.status = ? ORDER BY s.id""",
+        (issue_id, COMMITTING, SubscriberStatus.ACTIVE),
+    ).fetchall()
+    return Tally(
+        sent=sum(n for (status, _), n in counts.items() if status == DeliveryStatus.SENT),
+        failed=sum(n for (status, _), n in counts.items() if status == DeliveryStatus.FAILED),
+        inactive=int(row[0]) if row else 0,
+        to_send=sum(n for (status, active), n in counts.items() if status in CLAIMABLE and active),
+        in_doubt=[r[0] for r in doubt],
+    )
+
+
+def hold_active(state: State, subscriber_id: int) -> bool:
+    """Whether the reader is active, keeping their row from changing until the transaction ends (PostgreSQL):
+    an unsubscribe that arrives meanwhile waits for the message in flight to be settled."""
+    row = state.one(f"SELECT status FROM subscribers WHERE id = ?{state.dialect.for_share}", (subscriber_id,))
+    return row is not None and row[0] == SubscriberStatus.ACTIVE
