@@ -1,6 +1,7 @@
 """An SMTP sink for benchmarks: aiosmtpd on 127.0.0.1 in its own process, counting what it accepts.
 
-    python bench/sink.py PORT      # prints "ready" when listening; SIGTERM stops it
+    python bench/sink.py PORT [--share]   # prints "ready" when listening; SIGTERM stops it
+--share binds with SO_REUSEPORT, so that several sinks on one port split the connections between them.
 A line "count" on stdin makes it print how many messages (and bytes) it has accepted so far.
 """
 
@@ -25,7 +26,8 @@ class Counter:
 
 def main() -> None:
     counter = Counter()
-    controller = Controller(counter, hostname="127.0.0.1", port=int(sys.argv[1]), decode_data=False)
+    shared = {"server_kwargs": {"reuse_port": True}} if "--share" in sys.argv[2:] else {}
+    controller = Controller(counter, hostname="127.0.0.1", port=int(sys.argv[1]), decode_data=False, **shared)
     controller.start()
     print("ready", flush=True)
     try:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import postgres
 from servers import FeedServer, SmtpSink
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,8 +57,52 @@ def smtp_sink() -> Iterator[SmtpSink]:
     sink.stop()
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test module that sets ENGINES runs each test that reaches the state once per engine (sqlite_only marks
+    a test about the SQLite file itself)."""
+    if "engine" in metafunc.fixturenames:
+        engines = getattr(metafunc.module, "ENGINES", ("sqlite",))
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            engines = ("sqlite",)
+        if metafunc.definition.get_closest_marker("postgresql_only"):
+            engines = ("postgresql",)
+        metafunc.parametrize("engine", engines, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.Postgres]:
+    """Debian's PostgreSQL, started once for the session in a temporary folder (tests/postgres.py)."""
+    server = postgres.Postgres().start()
+    yield server
+    server.stop()
+
+
+_databases = iter(range(1, 1_000_000))
+
+
 @pytest.fixture
-def write_config(tmp_path: Path) -> Callable[..., Path]:
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The engine under test: 'sqlite', or 'postgresql' (a fresh database of the session's server)."""
+    name: str = getattr(request, "param", "sqlite")
+    if name == "postgresql":
+        monkeypatch.setenv("DIGEST_DATABASE_PASSWORD", postgres.PASSWORD)
+    return name
+
+
+@pytest.fixture
+def state_setting(engine: str, request: pytest.FixtureRequest) -> str:
+    """What config.yaml's `state:` says for this test: a file in its folder, or a fresh PostgreSQL database."""
+    if engine == "sqlite":
+        return "state/digest.db"
+    server: postgres.Postgres = request.getfixturevalue("postgres_server")
+    return server.fresh_database(f"test_{next(_databases)}")
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, state_setting: str) -> Callable[..., Path]:
     """Write a config.yaml into a temp dir: the shipped one's themes, with the given overrides."""
 
     def write(feeds: list[dict[str, str]], **overrides: Any) -> Path:
@@ -71,7 +116,7 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
             "issue": {"window_days": 7, "max_per_section": 10, "lead_story": True},
             "web": {"base_url": "https://newsletter.example.org"},
             "gather": {"timeout": 5, "connect_timeout": 2},
-            "state": "state/digest.db",
+            "state": state_setting,
         }
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(data.get(key), dict):

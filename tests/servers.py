@@ -143,6 +143,7 @@ class SinkHandler:
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
+        self.accepted_at: list[float] = []  # time.monotonic() when each message's final line arrived
         self.reply: Callable[[str], str | None] = lambda rcpt: None
         self.lock = threading.Lock()
 
@@ -160,6 +161,7 @@ class SinkHandler:
             content = envelope.original_content or envelope.content
             assert isinstance(content, bytes)
             self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos), content))
+            self.accepted_at.append(time.monotonic())
         return "250 Message accepted"
 
     def parsed(self) -> list[EmailMessage]:

@@ -20,6 +20,9 @@ SUBSCRIBERS = ["ana@example.org", "ben@example.org", "chloe@example.org"]
 EDITORS = "editors@example.org"
 
 
+ENGINES = ("sqlite", "postgresql")  # the tests that reach the state run on both (conftest.py)
+
+
 def item(slug: str, title: str, when: datetime) -> str:
     return (
         f"<item><title>{title}</title><link>https://news.example.org/{slug}/</link>"
@@ -70,8 +73,8 @@ def job(cli: Any, write_config: Any, smtp_sink: Any, tmp_path: Path, monkeypatch
 
 
 def sent_manifest(config: Path, issue_id: str) -> dict[str, Any]:
-    with State(load_config(config).state_path) as state:
-        row = state.db.execute("SELECT frozen FROM issues WHERE id = ?", (issue_id,)).fetchone()
+    with State(load_config(config).state_target) as state:
+        row = state.execute("SELECT frozen FROM issues WHERE id = ?", (issue_id,)).fetchone()
     return dict(json.loads(row["frozen"])["manifest"])
 
 
@@ -249,6 +252,7 @@ def test_a_clock_behind_the_last_sent_issue_sends_nothing_stale(job: Job, tmp_pa
     assert "2026-W10" in behind.stderr and behind.stderr.count("\n") == 1
 
 
+@pytest.mark.sqlite_only
 def test_a_run_refused_by_the_lock_reports_no_failure_to_the_editors(job: Job) -> None:
     import fcntl
     import os

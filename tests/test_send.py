@@ -7,7 +7,6 @@ import io
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_FEED = [{"name": "Left Voice", "url": str(REPO / "digest/demo/leftvoice-sample.xml")}]
 NOW = "2024-03-01T12:00:00Z"
 pytestmark = pytest.mark.usefixtures("secret")
+ENGINES = ("sqlite", "postgresql")  # every test here runs on both (conftest.py)
 UNSUBSCRIBE = re.compile(rb"^List-Unsubscribe: <([^>]+)>", re.M)
 SUBJECT = re.compile(rb"^Subject: (.*?)\r?$", re.M)
 
@@ -37,7 +37,7 @@ SUBJECT = re.compile(rb"^Subject: (.*?)\r?$", re.M)
 def add_subscribers(config: Path, count: int) -> list[str]:
     addresses = [f"reader{n}@example{n % 5}.org" for n in range(count)]
     text = "".join(f"{a},Reader {n}\n" for n, a in enumerate(addresses))
-    with State(load_config(config).state_path) as state:
+    with State(load_config(config).state_target) as state:
         subscribers.import_csv(state, io.StringIO(text))
     return addresses
 
@@ -49,17 +49,23 @@ def received(sink: SmtpSink) -> Counter[str]:
 
 def deliveries(config: Path) -> dict[str, tuple[str, int, str | None]]:
     """The ledger: address → (status, attempts, error)."""
-    db = sqlite3.connect(load_config(config).state_path)
-    rows = db.execute(
-        "SELECT s.email, d.status, d.attempts, d.error FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
-    )
-    found = {email.lower(): (status, attempts, error) for email, status, attempts, error in rows}
-    db.close()
-    return found
+    with State(load_config(config).state_target) as state:
+        rows = state.execute(
+            "SELECT s.email, d.status, d.attempts, d.error FROM deliveries d JOIN subscribers s "
+            "ON s.id = d.subscriber_id"
+        ).fetchall()
+    return {email.lower(): (status, attempts, error) for email, status, attempts, error in rows}
+
+
+def an_hour_passes(config: Path) -> None:
+    """As if an hour had passed since every message so far went out."""
+    with State(load_config(config).state_target) as state:
+        state.execute("UPDATE deliveries SET updated_at = '2000-01-01T00:00:00+00:00'")
+        state.execute("UPDATE send_slots SET at = at - 3600")
 
 
 def statuses(config: Path) -> dict[str, str]:
-    with State(load_config(config).state_path) as state:
+    with State(load_config(config).state_target) as state:
         return {s.email.lower(): s.status for s in subscribers.all_subscribers(state)}
 
 
@@ -83,7 +89,7 @@ def test_1000_imported_subscribers_get_one_message_each_with_a_working_token(
     counts = received(smtp_sink)
     assert sorted(counts) == sorted(a.lower() for a in good)
     assert set(counts.values()) == {1}
-    with State(load_config(config).state_path) as state:
+    with State(load_config(config).state_target) as state:
         ids = {s.email.lower(): s.id for s in subscribers.all_subscribers(state)}
     tokens = set()
     for _, rcpts, raw in smtp_sink.handler.messages:
@@ -253,6 +259,7 @@ def test_a_dropped_connection_is_reopened_and_the_send_goes_on(
     assert "the connection to the relay dropped 5 times and was reopened" in result.stdout
 
 
+@pytest.mark.sqlite_only
 def test_two_sends_started_together_exactly_one_sends(send_config: Callable[..., Path], smtp_sink: SmtpSink) -> None:
     config = send_config(rate_per_second=60)
     everyone = add_subscribers(config, 120)  # two seconds of sending at 60 a second
@@ -270,6 +277,7 @@ def test_two_sends_started_together_exactly_one_sends(send_config: Callable[...,
     assert set(counts) == set(everyone) and set(counts.values()) == {1}
 
 
+@pytest.mark.sqlite_only
 def test_a_held_lock_names_its_holder_and_the_issue(
     send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any]
 ) -> None:
@@ -302,20 +310,14 @@ def test_the_hourly_cap_stops_cleanly_and_the_next_run_sends_the_rest(
     within_the_hour = cli("send", "--config", config, "--now", NOW)
     assert within_the_hour.exit_code == 75 and sum(received(smtp_sink).values()) == 10
 
-    db = sqlite3.connect(load_config(config).state_path)
-    db.execute("UPDATE deliveries SET updated_at = '2000-01-01T00:00:00+00:00'")  # as if an hour had passed
-    db.commit()
-    db.close()
+    an_hour_passes(config)
     for _ in range(2):
         cli("send", "--config", config, "--now", NOW)
-        db = sqlite3.connect(load_config(config).state_path)
-        db.execute("UPDATE deliveries SET updated_at = '2000-01-01T00:00:00+00:00'")
-        db.commit()
-        db.close()
+        an_hour_passes(config)
     counts = received(smtp_sink)
     assert set(counts) == set(everyone) and set(counts.values()) == {1}
-    with State(load_config(config).state_path) as state:
-        assert state.db.execute("SELECT status, recipients FROM issues").fetchone()[:] == ("sent", 25)
+    with State(load_config(config).state_target) as state:
+        assert tuple(state.execute("SELECT status, recipients FROM issues").fetchone()) == ("sent", 25)
 
 
 def test_the_rate_per_second_is_kept(
@@ -353,7 +355,7 @@ def test_an_approved_issue_is_sent_as_frozen(
     config = send_config(issue={"require_approval": True})
     add_subscribers(config, 3)
     settings = load_config(config)
-    with State(settings.state_path) as state:
+    with State(settings.state_target) as state:
         built = build_issue(settings, datetime(2024, 3, 1, 12, tzinfo=UTC), state)
         rendered = replace(built.rendered, subject="As the editors approved it")
         issues.freeze(state, "2024-W09", built.issue.window, rendered, built.record())
@@ -363,7 +365,7 @@ def test_an_approved_issue_is_sent_as_frozen(
     assert result.exit_code == 0, result.output
     subjects = {SUBJECT.search(raw).group(1) for _, _, raw in smtp_sink.handler.messages}  # type: ignore[union-attr]
     assert subjects == {b"As the editors approved it"}
-    with State(settings.state_path) as state:
+    with State(settings.state_target) as state:
         assert issues.status_of(state, "2024-W09") == "sent"
         sent_ids, _ = articles.sent_keys(state)
     assert len(sent_ids) == built.issue.article_count
@@ -411,8 +413,8 @@ def test_test_to_sends_one_marked_copy_and_records_nothing(
     subject = SUBJECT.search(smtp_sink.handler.messages[0][2])
     assert subject and subject.group(1).startswith(b"[TEST] ")
     assert not deliveries(config)
-    with State(load_config(config).state_path) as state:
-        assert state.db.execute("SELECT COUNT(*) FROM issues").fetchone()[0] == 0
+    with State(load_config(config).state_target) as state:
+        assert state.execute("SELECT COUNT(*) FROM issues").fetchone()[0] == 0
 
 
 def test_dry_run_sends_and_records_nothing(
@@ -496,11 +498,9 @@ def sent_state(config: Path) -> tuple[str | None, set[str]]:
     """The issue's status and the ids of the articles marked as sent."""
     from digest.store import issues
 
-    with State(load_config(config).state_path) as state:
+    with State(load_config(config).state_target) as state:
         status = issues.status_of(state, "2024-W09")
-    db = sqlite3.connect(load_config(config).state_path)
-    marked = {row[0] for row in db.execute("SELECT id FROM articles WHERE sent_in IS NOT NULL")}
-    db.close()
+        marked = {row[0] for row in state.execute("SELECT id FROM articles WHERE sent_in IS NOT NULL")}
     return status, marked
 
 

@@ -21,6 +21,8 @@ from digest.store.db import State
 from digest.subscribers import roster as subscribers
 from digest.util import check_address
 
+ENGINES = ("sqlite", "postgresql")  # the tests that reach the state run on both (conftest.py)
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FEED = [{"name": "Left Voice", "url": str(REPO / "digest/demo/leftvoice-sample.xml")}]
 
@@ -166,7 +168,7 @@ def test_export_reads_back_with_import(config: Path, tmp_path: Path, cli: Callab
         report = subscribers.import_csv(state, io.StringIO(exported), {"labor", "palestine", "latin-america"})
         copied = list(subscribers.all_subscribers(state))
     assert report.added == 30 and not report.bad
-    with State(settings.state_path) as state:
+    with State(settings.state_target) as state:
         original = list(subscribers.all_subscribers(state))
     assert [(s.email, s.name, s.language, s.themes) for s in copied] == [
         (s.email, s.name, s.language, s.themes) for s in original
@@ -249,6 +251,7 @@ def test_an_unclosed_quote_costs_its_own_line_and_no_other(
     assert len(listed) == 998 and "reader999@example.org" in listed and "last@example.org" not in listed
 
 
+@pytest.mark.sqlite_only
 def test_list_escapes_control_characters_that_an_older_digest_stored(config: Path, cli: Callable[..., Any]) -> None:
     assert cli("subscribers", "add", "ann@example.org", "--name", "Ann", "--config", config).exit_code == 0
     db = sqlite3.connect(load_config(config).state_path)  # as an older digest, with no check on names, left it
@@ -274,6 +277,7 @@ def _one_sentence(result: Any) -> str:
     return str(result.stderr)
 
 
+@pytest.mark.sqlite_only
 def test_a_damaged_state_file_is_one_sentence(config: Path, cli: Callable[..., Any]) -> None:
     state = load_config(config).state_path
     state.parent.mkdir(parents=True, exist_ok=True)
@@ -282,6 +286,7 @@ def test_a_damaged_state_file_is_one_sentence(config: Path, cli: Callable[..., A
     assert "is not a SQLite database, or is damaged" in said
 
 
+@pytest.mark.sqlite_only
 def test_a_state_path_that_is_a_folder_is_one_sentence(config: Path, cli: Callable[..., Any]) -> None:
     load_config(config).state_path.mkdir(parents=True)
     said = _one_sentence(cli("subscribers", "add", "ann@example.org", "--config", config))
@@ -306,6 +311,7 @@ def read_only(path: Path) -> Iterator[None]:
         subprocess.run(["chattr", "-i", path], check=True)
 
 
+@pytest.mark.sqlite_only
 def test_a_read_only_state_file_is_one_sentence(config: Path, cli: Callable[..., Any]) -> None:
     assert cli("subscribers", "add", "ann@example.org", "--config", config).exit_code == 0
     state = load_config(config).state_path

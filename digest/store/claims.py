@@ -203,3 +203,21 @@ def hold_active(state: State, subscriber_id: int) -> bool:
     an unsubscribe that arrives meanwhile waits for the message in flight to be settled."""
     row = state.one(f"SELECT status FROM subscribers WHERE id = ?{state.dialect.for_share}", (subscriber_id,))
     return row is not None and row[0] == SubscriberStatus.ACTIVE
+
+
+def holders(state: State, issue_id: str) -> list[str]:
+    """The workers whose leases on this issue's rows still run."""
+    rows = state.execute(
+        f"SELECT DISTINCT worker FROM deliveries WHERE issue_id = ? AND status IN ({_marks(CLAIMABLE)}) "
+        f"AND worker IS NOT NULL AND lease_until >= {state.dialect.epoch}",
+        (issue_id, *CLAIMABLE),
+    )
+    return [row[0] for row in rows]
+
+
+def expire(state: State, issue_id: str, worker: str) -> int:
+    """End a worker's leases now (it is known to be dead); its rows keep their marks, so a copy in doubt is named."""
+    cursor = state.execute(
+        "UPDATE deliveries SET lease_until = NULL WHERE issue_id = ? AND worker = ?", (issue_id, worker)
+    )
+    return cursor.rowcount

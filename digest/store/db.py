@@ -100,7 +100,13 @@ class State:
     def __new__(cls, target: Path | str, synchronous: Synchronous = "NORMAL", migrate: bool = True) -> State:
         if cls is State:
             if is_url(target):
-                from digest.store.postgres import PostgresState
+                try:
+                    from digest.store.postgres import PostgresState
+                except ImportError:
+                    raise StateError(
+                        f"the state {target} is a PostgreSQL database, and psycopg is not installed; install it "
+                        "with pip install 'digest[postgresql]'"
+                    ) from None
 
                 return super().__new__(PostgresState)
             return super().__new__(SqliteState)
@@ -155,6 +161,15 @@ class State:
 
     def columns(self, table: str) -> list[str]:
         raise NotImplementedError
+
+    def copy_in(self, table: str, columns: list[str], rows: Iterable[Any]) -> None:
+        """Add rows to a table as fast as the engine takes them (PostgreSQL: COPY)."""
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        self.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', (tuple(row) for row in rows))
+
+    def reset_identities(self) -> None:
+        """After rows were copied in with their ids: the next id follows the highest (SQLite does so itself)."""
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:

@@ -312,6 +312,27 @@ class PostgresState(State):
         )
         return [row[0] for row in rows]
 
+    def copy_in(self, table: str, columns: list[str], rows: Iterable[Any]) -> None:
+        names = ", ".join(f'"{c}"' for c in columns)
+        try:
+            with self._conn.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(tuple(row))
+        except psycopg.Error as error:
+            raise explain(self.url, error) from None
+
+    def reset_identities(self) -> None:
+        found = self.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND is_identity = 'YES'"
+        ).fetchall()
+        for table, column in found:
+            self.execute(
+                f'SELECT setval(pg_get_serial_sequence(?, ?), COALESCE((SELECT MAX("{column}") FROM "{table}"), 0) '
+                "+ 1, false)",
+                (table, column),
+            )
+
     def statements(self, migration: Migration) -> list[str]:
         return [postgres_ddl(s) if isinstance(s, str) else s.postgresql for s in migration.statements]
 

@@ -28,6 +28,29 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def dead_here(worker: str) -> bool:
+    """A worker of this host whose process is gone: its claims need not wait for their lease to run out. (A
+    worker on another host, or a pid reused since, is left to its lease.)"""
+    host, _, rest = worker.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def free_the_dead(state: State, issue_id: str) -> None:
+    """End at once the claims of this host's workers that died (a send killed, then started again)."""
+    for worker in claims.holders(state, issue_id):
+        if dead_here(worker):
+            claims.expire(state, issue_id, worker)
+
+
 class Feeder:
     """A thread that claims, renews and releases this worker's rows; `in_doubt` gets each address taken over
     from a worker that stopped after its final line."""
@@ -86,6 +109,7 @@ class Feeder:
                             continue
                         self.queue.close()
                     else:  # other workers hold the rest: wait for them to finish it, or for their leases to run out
+                        free_the_dead(self.db, self.issue_id)
                         self.finished.wait(WAIT)
                 elif not self.queue.feeding:
                     self.finished.wait(wait)
