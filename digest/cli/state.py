@@ -39,7 +39,6 @@ def migrate(config_path: str, target: str) -> None:
         click.echo(f"  {table:<24} {rows:>10,} rows", err=True)
 
     with State(settings.state_path) as source:
-        click.echo(f"copying {settings.state_path} into {target}", err=True)
         copied = copy_state(source, target, told)
     total = sum(rows for _, rows in copied)
     click.echo(
