@@ -11,7 +11,6 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from email.utils import parseaddr
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.errors import DigestError, IssueLocked
+from digest.util import check_address
 from digest.web.desk import Desk
 from digest.web.forms import form_of
 from digest.web.guard import TEXT_HEADERS, Guard, GuardMiddleware, refusal, serving_guard
@@ -92,9 +92,10 @@ class Routes:
 
     def test_send(self, request: Request) -> Response:
         def send() -> str:
-            address = form_of(request).get("address", "").strip()
-            if "@" not in parseaddr(address)[1] or any(c in address for c in "\r\n,;"):
-                raise DigestError(f"{address!r} is not one e-mail address")
+            try:  # the same rule as `digest send --test-to` and every address on the list
+                address = check_address(form_of(request).get("address", ""))
+            except ValueError as error:
+                raise DigestError(str(error)) from None
             return self.desk.test_send(address)
 
         return self._act(send)
