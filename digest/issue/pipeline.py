@@ -17,7 +17,7 @@ from digest.i18n import dates
 from digest.issue import corrections
 from digest.issue.group import Grouper
 from digest.issue.record import issue_record
-from digest.issue.render import render
+from digest.issue.render import render, warm_render
 from digest.models import (
     Article,
     FeedResult,
@@ -142,7 +142,7 @@ def correct(settings: Settings, issue: Issue) -> Issue:
 def build_issue(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Built:
     """The issue for the clock `now`, through every stage; nothing is written or sent."""
     window = window or period_window(settings, state, now)
-    gathered = gather(settings, window, state, now)
+    gathered = gather(settings, window, state, now, meanwhile=warm_render)
     fresh = drop_sent(gathered, window, state, issue_id(window, settings.model.newsletter.timezone))
     grouped = group(settings, fresh)
     corrected = correct(settings, grouped)
