@@ -90,3 +90,7 @@ class StateError(DigestError):
 
 class SendBusy(SendRefused):
     """Another send holds the lock: this one did nothing, and nothing failed."""
+
+
+class PageError(DigestError):
+    """An article's page cannot be read to add the article by its URL: the sentence names the URL and why."""

@@ -68,10 +68,13 @@ def approval_drift(settings: Settings, frozen: Frozen, now: datetime, state: Sta
     by_id = {a.id: a for a in gathered.articles}
     by_key = {key: a for a in gathered.articles if (key := clean.url_key(a.url))}
     unreadable = {f.name for f in gathered.feeds if f.status not in ("ok", "not-modified")}
+    configured = {f.name for f in gathered.feeds}
     warnings: list[str] = []
     unchecked: dict[str, int] = {}
     for approved in approved_articles:
         feed, shown = approved.feed, approved.title
+        if feed not in configured:  # added by an editor from its page: no feed to compare with
+            continue
         if feed in unreadable:
             unchecked[feed] = unchecked.get(feed, 0) + 1
             continue

@@ -18,8 +18,10 @@ from pathlib import Path
 
 from digest.config import Settings, load_config
 from digest.errors import ConfigError, CorrectionsError, DigestError, IssueLocked
+from digest.feeds.page import read_article_page
 from digest.issue import corrections
 from digest.issue.approve import approve
+from digest.issue.corrections import Added
 from digest.issue.edits import apply_action
 from digest.issue.pipeline import SAMPLE_RECIPIENT, Built, finish, grouped_issue
 from digest.issue.render import personalize, template_dirs
@@ -247,16 +249,39 @@ class Desk:
 
     def correct(self, form: dict[str, str]) -> str:
         """Apply one correction from the page to the issue's corrections file; return what was done."""
+        added = self._read_page(form) if form.get("action") == "add" else None
         with self.lock:
             self._open()
             if self.grouped is None or self.built is None:
                 raise DigestError("there is no issue to correct yet; fix the error shown at the top of the page")
             ident = self._unlocked()
             found = corrections.load(self.settings, ident)  # a malformed file: its sentence, and nothing written
-            changed, done = apply_action(found, form, self.grouped, self.built.issue)
+            changed, done = apply_action(found, form, self.grouped, self.built.issue, added)
             corrections.save(self.settings, ident, changed)
             self.compose()
             return done
+
+    def _read_page(self, form: dict[str, str]) -> Added:
+        """The facts of the article an editor adds by its URL, read from its page outside the desk's lock: a slow
+        page delays only this answer, never the page for the others."""
+        with self.lock:
+            self._open()
+            self._unlocked()
+            settings = self.settings
+            slugs = [s.slug for s in self.grouped.sections] if self.grouped else []
+        section = form.get("section", "")
+        if section not in slugs:
+            raise DigestError(f"no section {section[:60]!r} in this issue")
+        facts = read_article_page(form.get("url", ""), settings)
+        form["url"] = facts.url
+        return Added(
+            section=section,
+            title=facts.title,
+            teaser=facts.teaser,
+            image=facts.image,
+            published=facts.published,
+            site=facts.site,
+        )
 
     def approve(self) -> str:
         with self.lock:

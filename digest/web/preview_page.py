@@ -44,6 +44,8 @@ def _entry(
         "when": _when(article.published, zone),
         "pinned": corr.lead == ref,
         "moved": ref in corr.move,
+        "promoted": ref in corr.promote,
+        "added": ref in corr.add,
         "rewritten": ref in corr.rewrite,
         "original_title": original.article.title if original else article.title,
         "original_teaser": original.article.teaser if original else article.teaser,
@@ -74,6 +76,17 @@ def _dropped(corr: Corrections, grouped: Issue | None) -> list[dict[str, str | N
     originals = {p.article.id: p.article for p in grouped.articles()} if grouped else {}
     found = (originals.get(ref) for ref in corr.drop)
     return [{"id": a.id, "title": a.title, "url": a.url} for a in found if a is not None]
+
+
+def _left_out(snap: Snapshot) -> list[dict[str, Any]]:
+    """The articles the machine left out (and no editor promoted), each with what the Promote button needs."""
+    issue = snap.built.issue if snap.built else snap.grouped
+    found = issue.left_out if issue else []
+    return [
+        {"id": i.article.id, "title": i.article.title, "url": i.article.url, "feed": i.article.feed, "why": i.why,
+         "best_theme": i.best_theme}
+        for i in found
+    ]  # fmt: skip
 
 
 def page_context(snap: Snapshot, csrf: str) -> dict[str, Any]:
@@ -116,7 +129,7 @@ def page_context(snap: Snapshot, csrf: str) -> dict[str, Any]:
         "sections": sections,
         "choices": [(s.slug, s.title) for s in grouped.sections] if grouped else [],
         "dropped": _dropped(corr, grouped),
-        "left_out": [item.model_dump() for item in record.left_out] if record else [],
+        "left_out": _left_out(snap),
         "feeds": [feed.model_dump() for feed in record.feeds] if record else [],
         "warnings": [w.text for w in warnings if w.stage is not Stage.CORRECT],
         "gone": [w.text for w in warnings if w.stage is Stage.CORRECT],
