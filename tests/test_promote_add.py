@@ -18,9 +18,12 @@ from digest.config import load_config
 from digest.errors import DigestError, PageError
 from digest.feeds.page import read_article_page
 from digest.issue import corrections, learn
+from digest.issue.approve import approval_drift, approve_coming
 from digest.issue.corrections import Added, Corrections
 from digest.issue.edits import apply_action
 from digest.issue.pipeline import finish
+from digest.store import issues
+from digest.store.db import State
 
 STORY = "/2026/02/17/dockers-walk-out/"
 OG_PAGE = """<!doctype html><html><head><meta charset="utf-8">
@@ -265,3 +268,20 @@ def test_the_desk_adds_an_article_by_its_url_and_a_hostile_page_changes_nothing(
         before = len(pages.log)
         desk.compose()  # a re-render reads the stored facts, never the page
         assert len(pages.log) == before
+
+
+def test_an_approved_issue_with_an_added_article_sends_without_a_warning_about_its_feed(
+    tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    (tmp_path / "feed.xml").write_text(rss(["a", "b"]))
+    config = write_config([{"name": "News", "url": "feed.xml"}])
+    (tmp_path / "corrections").mkdir()
+    (tmp_path / "corrections" / f"{ISSUE}.yaml").write_text(
+        "add: {'https://elsewhere.example/story/': {section: labor, title: From no feed, site: Elsewhere}}\n"
+    )
+    settings = load_config(config)
+    with State(settings.state_path) as state:
+        _approved, built = approve_coming(settings, CLOCK, state)
+        assert "https://elsewhere.example/story/" in [p.article.id for p in built.issue.articles()]
+        frozen = issues.latest_approved(state)
+        assert frozen is not None and approval_drift(settings, frozen, CLOCK, state) == []
