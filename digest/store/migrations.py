@@ -103,4 +103,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX bounces_subscriber ON bounces(subscriber_id)",
         ),
     ),
+    Migration(
+        7,
+        "an issue cut to each reader's themes: its variants frozen beside it, and which one each reader got",
+        (
+            "ALTER TABLE deliveries ADD COLUMN variant TEXT",
+            """CREATE TABLE issue_variants (
+                issue_id TEXT NOT NULL,
+                variant TEXT NOT NULL,
+                label TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                preheader TEXT NOT NULL,
+                html TEXT NOT NULL,
+                text TEXT NOT NULL,
+                degraded INTEGER NOT NULL DEFAULT 0,
+                articles INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (issue_id, variant)
+            )""",
+        ),
+    ),
 )

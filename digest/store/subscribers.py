@@ -64,6 +64,14 @@ def any_active(state: State) -> bool:
     return state.one("SELECT 1 FROM subscribers WHERE status = ? LIMIT 1", (SubscriberStatus.ACTIVE,)) is not None
 
 
+def choices(state: State) -> dict[str, int]:
+    """How many active readers hold each choice of themes, as stored ('' is everything)."""
+    rows = state.rows(
+        "SELECT themes, COUNT(*) FROM subscribers WHERE status = ? GROUP BY themes", (SubscriberStatus.ACTIVE,)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
 def insert(state: State, email: str, name: str, language: str, themes: str) -> None:
     now = utcnow_iso()
     state.execute(
