@@ -118,6 +118,7 @@ class Issue:
     intro: str = ""
     left_out: list[LeftOut] = field(default_factory=list)
     corrections_applied: list[str] = field(default_factory=list)
+    cut_to: tuple[str, ...] = ()  # a variant's section titles: the reader's themes (empty: the whole issue)
 
     def articles(self) -> list[Placed]:
         """Every article the email carries, lead first, in reading order."""
@@ -237,6 +238,8 @@ class Recipient:
     email: str
     name: str
     attempts: int = 0
+    themes: str = ""  # the reader's themes as stored: theme slugs separated by commas, empty for everything
+    variant: str | None = None  # the variant this copy is (issue/variants.py); None until one is chosen
 
 
 # The issue record: its JSON is public (the .json of a build, /manifest.json of the preview, the frozen issue).

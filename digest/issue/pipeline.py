@@ -13,11 +13,10 @@ from zoneinfo import ZoneInfo
 from digest.config import Settings
 from digest.feeds import clean
 from digest.feeds.gather import Gathered, gather
-from digest.i18n import dates
 from digest.issue import corrections
 from digest.issue.group import Grouper
 from digest.issue.record import issue_record
-from digest.issue.render import render, warm_render
+from digest.issue.render import render, subject_line, warm_render
 from digest.models import (
     Article,
     FeedResult,
@@ -119,7 +118,9 @@ def group(settings: Settings, fresh: Fresh) -> Issue:
     return Issue(
         id=ident,
         title=cfg.newsletter.title,
-        subject=_subject(settings, ident, fresh.window),
+        subject=subject_line(
+            settings, ident, fresh.window, [s.title for s in sections if s.items or s.more or s.slug == lead_section]
+        ),
         window=fresh.window,
         sections=sections,
         feeds=fresh.feeds,
@@ -170,12 +171,6 @@ def finish(settings: Settings, grouped: Issue) -> Built:
     corrected = correct(settings, grouped)
     issue, rendered = render(corrected, settings)
     return Built(issue=issue, rendered=rendered, grouped=grouped)
-
-
-def _subject(settings: Settings, issue_id_: str, window: Window) -> str:
-    cfg = settings.model.newsletter
-    date = dates.long_day(window.end, cfg.language, ZoneInfo(cfg.timezone))
-    return cfg.subject.format(title=cfg.title, date=date, issue=issue_id_)
 
 
 def _choose_lead(sections: list[Section], catch_all_slug: str) -> tuple[list[Section], Placed | None, str | None]:
