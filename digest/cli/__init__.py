@@ -187,7 +187,9 @@ def subscribers() -> None:
 
 
 def _known_themes(settings: Settings) -> set[str] | None:
-    return {theme.slug for theme in settings.model.themes} or None
+    # The catch-all section is a theme a reader may choose like the others.
+    catch_all = {settings.model.catch_all.slug} if settings.model.catch_all.enabled else set()
+    return {theme.slug for theme in settings.model.themes} | catch_all or None
 
 
 @subscribers.command("add")
