@@ -6,6 +6,8 @@ How delivery keeps "exactly once" across kills and retries is told in digest/mai
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,6 +16,9 @@ from rich.console import Console
 from digest.config import Settings
 from digest.errors import SecretMissing, SendRefused
 from digest.feeds import clean
+from digest.issue import variants
+from digest.issue.variants import WHOLE
+from digest.mail import copies
 from digest.mail.delivery.ledger import Ledger
 from digest.mail.delivery.lock import send_lock
 from digest.mail.delivery.ratelimit import RateLimiter, sent_in_last_hour
@@ -24,6 +29,7 @@ from digest.mail.summary import Summary
 from digest.models import DeliveryStatus, IssueStatus, Recipient, SubscriberStatus
 from digest.store import articles, deliveries, issues
 from digest.store import subscribers as subscriber_rows
+from digest.store import variants as variant_rows
 from digest.store.db import State, iso
 from digest.store.issues import Frozen
 from digest.util import plural
@@ -38,9 +44,12 @@ class Approved:
 
 @dataclass(frozen=True)
 class Built:
-    """The issue for `now`, built by the send itself (and frozen as 'sending', unless nothing is to be stored)."""
+    """The issue for `now`, built by the send itself (and frozen as 'sending' with the variants its readers
+    need, unless nothing is to be stored)."""
 
     frozen: Frozen
+    renders: int = 1  # the whole issue's, and each variant's
+    keys: dict[str | None, int] | None = None  # when nothing is stored: readers per variant key, for a dry run
 
 
 @dataclass(frozen=True)
@@ -98,12 +107,16 @@ def choose_issue(settings: Settings, state: State, now: datetime, store: bool, t
             f"(issue.min_articles = {settings.model.issue.min_articles}), so it is not sent"
         )
     record = built.record()
+    readers = variants.needed(built.issue, state)
     if store:
-        issues.freeze(state, ident, built.issue.window, built.rendered, record, status=IssueStatus.SENDING)
+        cut = variants.render_variants(built.issue, readers, settings)
+        with state.transaction():
+            issues.freeze(state, ident, built.issue.window, built.rendered, record, status=IssueStatus.SENDING)
+            variants.freeze(state, ident, cut)
         frozen = issues.get(state, ident)
         assert frozen is not None
-        return Built(frozen)
-    return Built(Frozen(ident, built.issue.window, IssueStatus.BUILT, built.rendered, record))
+        return Built(frozen, renders=1 + len(cut))
+    return Built(Frozen(ident, built.issue.window, IssueStatus.BUILT, built.rendered, record), keys=readers)
 
 
 def _refuse_a_clock_behind(settings: Settings, state: State, now: datetime) -> None:
@@ -156,7 +169,14 @@ def send_issue(
         if isinstance(chosen, NothingToSend):
             return Summary(issue_id="", nothing_to_do=chosen.reason, dry_run=True)
         summary = Summary(issue_id=chosen.frozen.id, subject=chosen.frozen.rendered.subject, dry_run=True)
-        summary.to_send = len(recipients(state, chosen.frozen.id, summary))
+        todo = recipients(state, chosen.frozen.id, summary)
+        if isinstance(chosen, Built) and chosen.keys is not None:  # built, not frozen: these would be
+            would = {key for key in chosen.keys if key}
+        else:
+            would = set(variant_rows.of_issue(state, chosen.frozen.id))
+        todo = copies.assign(todo, chosen.frozen, would, summary)
+        summary.to_send = len(todo)
+        summary.variants = _per_variant(chosen.frozen, Counter(who.variant or WHOLE for who in todo))
         return summary
     assert secret is not None
     with send_lock(settings) as lock:
@@ -165,7 +185,8 @@ def send_issue(
             return Summary(issue_id="", nothing_to_do=chosen.reason)
         lock.note(chosen.frozen.id)
         drift = _drift(settings, state, chosen, now, console)
-        summary = _deliver_issue(settings, state, chosen.frozen, secret, console)
+        renders = chosen.renders if isinstance(chosen, Built) else 0
+        summary = _deliver_issue(settings, state, chosen.frozen, secret, console, renders)
         summary.drift = drift
         return summary
 
@@ -185,25 +206,36 @@ def _drift(
     return warnings
 
 
-def _deliver_issue(settings: Settings, state: State, frozen: Frozen, secret: bytes, console: Console | None) -> Summary:
+def _per_variant(frozen: Frozen, counts: Mapping[str, int]) -> dict[str, int]:
+    names = copies.labels(frozen, list(counts))
+    return {names[key]: count for key, count in sorted(counts.items(), key=lambda kv: (kv[0] != WHOLE, kv[0]))}
+
+
+def _deliver_issue(
+    settings: Settings, state: State, frozen: Frozen, secret: bytes, console: Console | None, renders: int = 0
+) -> Summary:
     cfg = settings.model.smtp
-    summary = Summary(issue_id=frozen.id, subject=frozen.rendered.subject)
-    todo = recipients(state, frozen.id, summary)
+    summary = Summary(issue_id=frozen.id, subject=frozen.rendered.subject, renders=renders)
+    frozen_variants = variant_rows.of_issue(state, frozen.id)
+    todo = copies.assign(recipients(state, frozen.id, summary), frozen, frozen_variants, summary)
     summary.to_send = len(todo)
     started, cpu = time.perf_counter(), time.process_time()
     if todo:
         if frozen.status != IssueStatus.SENDING:
             issues.set_status(state, frozen.id, IssueStatus.SENDING)
         prepared = prepare(settings, frozen.rendered)
+        # Each copy is encoded once, like the whole issue: a reader's copy is then only substitutions.
+        cut = {key: prepare(settings, frozen_variants[key].rendered) for key in {w.variant for w in todo} if key}
         limiter = RateLimiter(
             cfg.rate_per_second, cfg.rate_per_hour, sent_in_last_hour(state) if cfg.rate_per_hour else []
         )
         ledger = Ledger(state, frozen.id, cfg.bounce_after)
         try:
             first = connect(settings)  # fail before any thread starts when the relay cannot be reached at all
-            Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary).run(todo, first, console)
+            Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary, cut).run(todo, first, console)
         finally:
             ledger.close()
+    summary.variants = _per_variant(frozen, variant_rows.sent_per_variant(state, frozen.id))
     summary.elapsed = time.perf_counter() - started
     summary.cpu = time.process_time() - cpu
     if summary.complete:

@@ -31,11 +31,14 @@ class Ledger:
         self.marks.close()
 
     def claim(self, who: Recipient, message_id: str) -> bool:
-        """Mark the message in flight, unless the subscriber left the list since the send began."""
+        """Mark the message in flight, and which variant it is, unless the subscriber left the list since the
+        send began."""
         with self.lock:
             if subscriber_rows.status_of(self.marks, who.id) != SubscriberStatus.ACTIVE:
                 return False
-            deliveries.record(self.marks, self.issue_id, who.id, DeliveryStatus.SENDING, 0, message_id, None)
+            deliveries.record(
+                self.marks, self.issue_id, who.id, DeliveryStatus.SENDING, 0, message_id, None, who.variant
+            )
             return True
 
     def committing(self, who: Recipient, message_id: str) -> None:

@@ -64,10 +64,12 @@ class Sender:
         ledger: Ledger,
         limiter: RateLimiter,
         summary: Summary,
+        variants: dict[str, Prepared] | None = None,
     ) -> None:
         self.settings = settings
         self.smtp = settings.model.smtp
-        self.prepared = prepared
+        self.prepared = prepared  # the whole issue
+        self.variants = variants or {}  # the issue cut to readers' themes, by key (Recipient.variant)
         self.issue_id = issue_id
         self.secret = secret
         self.ledger = ledger
@@ -147,7 +149,8 @@ class Sender:
             self.queue.done()
             return conn
         url = unsubscribe_url(self.settings, who.id, who.email, self.secret)
-        message = self.prepared.for_recipient(who.email, url, datetime.now(UTC), who.name, mid)
+        prepared = self.variants[who.variant] if who.variant else self.prepared
+        message = prepared.for_recipient(who.email, url, datetime.now(UTC), who.name, mid)
         for _ in range(DISCONNECTS_PER_MESSAGE):
             if conn is None:
                 try:
