@@ -176,6 +176,8 @@ def test_a_reader_whose_themes_are_empty_this_week_gets_nothing_and_is_counted(
     [report] = mails["editors@example.org"]
     assert line in parts_of_report(report)
     assert "latam@example.org" not in ledger_variants(config)  # nothing went out, so nothing to resume
+    archived = (tmp_path / "archive" / f"{ISSUE}.html").read_text()
+    assert html_sections(archived) == ["Labor", "Palestine", "More from the week"]  # the archive: the whole issue
 
     again = cli("send", "--config", config, "--now", NOW)
     assert again.exit_code == 0 and "already sent" in again.stdout

@@ -117,5 +117,5 @@ def approve(config_path: str, now: str | None) -> None:
         f"approved {done.id}{again}: {done.articles} articles, {done.html_bytes:,} bytes of HTML; "
         "`digest send` will send exactly this"
     )
-    for name, readers in done.variants:
-        click.echo(f"  and for {plural(readers, 'reader')} of {name} only: that variant, frozen too")
+    for name, readers, size in done.variants:
+        click.echo(f"  and the copy for readers of {name} only ({plural(readers, 'reader')}): {size:,} bytes of HTML")

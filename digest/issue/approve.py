@@ -24,7 +24,7 @@ class Approved:
     articles: int
     html_bytes: int
     replaced: bool  # an earlier approval of the same issue was replaced
-    variants: list[tuple[str, int]] = field(default_factory=list)  # each variant frozen: its label, its readers
+    variants: list[tuple[str, int, int]] = field(default_factory=list)  # each frozen: label, readers, HTML bytes
     warnings: list[str] = field(default_factory=list)  # what the variants' renders had to say
 
 
@@ -50,7 +50,7 @@ def approve(settings: Settings, built: Built, state: State) -> Approved:
         articles=issue.article_count,
         html_bytes=len(built.rendered.html.encode()),
         replaced=status == "approved",
-        variants=[(v.label, readers.get(v.key, 0)) for v in cut],
+        variants=[(v.label, readers.get(v.key, 0), len(v.rendered.html.encode())) for v in cut],
         warnings=[f"{v.label}: {w.text}" for v in cut for w in v.issue.warnings],
     )
 

@@ -172,6 +172,7 @@ def send_issue(
         todo = recipients(state, chosen.frozen.id, summary)
         if isinstance(chosen, Built) and chosen.keys is not None:  # built, not frozen: these would be
             would = {key for key in chosen.keys if key}
+            summary.renders = 1 + len(would)
         else:
             would = set(variant_rows.of_issue(state, chosen.frozen.id))
         todo = copies.assign(todo, chosen.frozen, would, summary)
