@@ -100,6 +100,7 @@ def test_a_choice_with_nothing_this_week_shows_as_nothing(tmp_path: Path) -> Non
         assert done.status_code == 303
         page = client.get("/", params={"variant": "latin-america"})
         assert "as a reader of: Latin America: nothing this week" in page.text
+        assert page.text.count('src="/email.html?v=') == page.text.count("&amp;variant=latin-america") == 2
         assert "get nothing this week" in client.get("/email.html", params={"variant": "latin-america"}).text
 
 

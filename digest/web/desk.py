@@ -31,7 +31,7 @@ from digest.store import issues
 from digest.store import variants as variant_rows
 from digest.store.db import State
 from digest.subscribers.tokens import unsubscribe_url
-from digest.util import shorten
+from digest.util import plural, shorten
 
 Clock = Callable[[Settings], datetime]
 Stamp = tuple[tuple[str, int, int], ...]
@@ -319,8 +319,9 @@ class Desk:
             if self.config_error or self.gather_error or self.render_error:
                 raise DigestError("the page shows an error, so it may not show the issue as it is: fix it first")
             done = approve(self.settings, self.built, self.state)
+            cut = f" and {plural(len(done.variants), 'variant')} for readers' themes" if done.variants else ""
             return (
-                f"approved {done.id}: {done.articles} articles, {done.html_bytes:,} bytes; "
+                f"approved {done.id}{cut}: {done.articles} articles, {done.html_bytes:,} bytes; "
                 "`digest send` will send exactly this"
             )
 

@@ -103,11 +103,13 @@ def nothing_page(label: str) -> str:
 
 def _as_reader(cut: Cut | None, readers: list[Readers], wanted: Sequence[str]) -> dict[str, Any]:
     """The page's parts that follow the copy shown: the whole issue, or what readers of some sections get."""
+    # The frames ask for the same copy: its key, or the sections chosen when they get nothing this week.
+    shown = "" if cut is None else cut.key or ",".join(w.lower() for w in wanted)
     return {
         "wanted": [w.lower() for w in wanted],
         "cut": cut,
-        "variant_query": "&" + urlencode({"variant": cut.key}) if cut is not None and cut.key else "",
-        "variant_key": cut.key or "" if cut is not None else "",
+        "variant_query": "&" + urlencode({"variant": shown}) if shown else "",
+        "variant_key": shown,
         "readers": readers,
         "readers_total": sum(r.count for r in readers),
     }
