@@ -175,6 +175,7 @@ class SubscriberStatus(StrEnum):
     ACTIVE = "active"
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
+    COMPLAINED = "complained"  # marked our mail as spam: never mailed again, whatever a later import says
 
 
 class DeliveryStatus(StrEnum):
@@ -190,9 +191,9 @@ class DeliveryStatus(StrEnum):
 class BounceKind(StrEnum):
     """How a refusal or a bounce report counts against an address."""
 
-    HARD = "hard"  # the mailbox does not exist or refuses mail: counts towards smtp.bounce_after
-    SOFT = "soft"  # a temporary failure that outlasted every retry: recorded, never unsubscribes
-    COMPLAINT = "complaint"  # the reader marked the mail as spam: unsubscribed at once
+    HARD = "hard"  # the mailbox does not exist or refuses mail: bounced at once (smtp.bounce_after for SMTP)
+    SOFT = "soft"  # a temporary failure (4.x.x, a full mailbox): bounced after bounces.soft_limit issues in a row
+    COMPLAINT = "complaint"  # the reader marked the mail as spam: never mailed again, at once
 
 
 # Records the state file keeps

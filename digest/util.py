@@ -224,6 +224,18 @@ def bare_address(value: str) -> str:
         raise ValueError(f"expected a bare address such as name@example.org: {clip(str(error))}") from None
 
 
+def imap_folder(value: str) -> str:
+    """An IMAP folder name as digest quotes it into a command: printable ASCII without quotes, backslashes or
+    wildcards (other characters need IMAP's modified UTF-7, not worth it for a folder the operator names)."""
+    plain = value.isascii() and value.isprintable() and not any(c in value for c in '"\\%*')
+    if not value or len(value) > 200 or not plain:
+        raise ValueError(
+            "expected a folder name of printable ASCII without quotes, backslashes, % or * but received "
+            + shorten(value)
+        )
+    return value
+
+
 def clip(text: str, limit: int = 200) -> str:
     """A message cut to `limit` characters: a sentence quoting an error must stay a sentence."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -441,4 +441,5 @@ def schedule(config_path: str, install: bool, unit_dir: str) -> None:
 
 
 # The issue's own commands (build, explain, check, approve) are in digest/cli/issue.py; importing it registers them.
+from digest.cli import bounces as _bounce_commands  # noqa: E402,F401
 from digest.cli import issue as _issue_commands  # noqa: E402,F401

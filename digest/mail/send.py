@@ -230,7 +230,7 @@ def _deliver_issue(
         limiter = RateLimiter(
             cfg.rate_per_second, cfg.rate_per_hour, sent_in_last_hour(state) if cfg.rate_per_hour else []
         )
-        ledger = Ledger(state, frozen.id, cfg.bounce_after)
+        ledger = Ledger(state, frozen.id, cfg.bounce_after, settings.model.bounces.soft_limit)
         try:
             first = connect(settings)  # fail before any thread starts when the relay cannot be reached at all
             Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary, cut).run(todo, first, console)

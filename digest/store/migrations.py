@@ -123,4 +123,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        6,
+        "bounce reports and webhooks: the issue and status code of each bounce, what it changed, events seen once",
+        (
+            "ALTER TABLE bounces ADD COLUMN issue_id TEXT",
+            "ALTER TABLE bounces ADD COLUMN status TEXT",
+            "ALTER TABLE bounces ADD COLUMN changed_to TEXT",
+            "CREATE INDEX bounces_issue ON bounces(issue_id)",
+            """CREATE TABLE bounce_events (
+                source TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                PRIMARY KEY (source, event_id)
+            )""",
+            """CREATE TABLE mailbox_marks (
+                mailbox TEXT PRIMARY KEY,
+                uidvalidity INTEGER NOT NULL,
+                last_uid INTEGER NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+        ),
+    ),
 )

@@ -19,9 +19,10 @@ class Ledger:
     skip the fsync (NORMAL: they survive a killed process, and the next FULL write makes them durable too).
     """
 
-    def __init__(self, state: State, issue_id: str, bounce_after: int) -> None:
+    def __init__(self, state: State, issue_id: str, bounce_after: int, soft_limit: int = 3) -> None:
         self.issue_id = issue_id
         self.bounce_after = bounce_after
+        self.soft_limit = soft_limit
         self.db = state.another("FULL")
         self.marks = state.another("NORMAL")
         self.lock = threading.Lock()
@@ -60,5 +61,8 @@ class Ledger:
             deliveries.record(self.db, self.issue_id, who.id, DeliveryStatus.FAILED, 1, None, error)
             if kind is None:
                 return False
-            changed = record_bounce(self.db, who.id, kind, SMTP, error, self.bounce_after, code)
+            changed = record_bounce(
+                self.db, who.id, kind, SMTP, error, self.bounce_after, code, issue_id=self.issue_id,
+                soft_limit=self.soft_limit,
+            )  # fmt: skip
             return changed is SubscriberStatus.BOUNCED
