@@ -3,6 +3,8 @@ tokens put in place of the samples' own, and a feed of two weeks that gives a fi
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -95,3 +97,19 @@ def bounce_config(write_config: Callable[..., Path], tmp_path: Path, smtp_port: 
         smtp={"host": "127.0.0.1", "port": smtp_port, "security": "none", "rate_per_second": 5000},
         bounces={"address": VERP, **bounces},
     )
+
+
+def ses_notification(name: str, address: str, token: str | None = None) -> dict[str, Any]:
+    """The Amazon SES notification of a real sample (a Bounce, or a Complaint), about `address`, with our
+    X-Digest-Delivery header among the original's headers when `token` is given."""
+    raw = sample(f"sisimai/lhost-amazonses-{'09' if name == 'Bounce' else '11'}.eml")
+    raw = re.sub(rb"!\r?\n ", b"", raw)  # the sample's MTA broke its one long line
+    start = raw.index(b'{"notificationType"')
+    event, _ = json.JSONDecoder().raw_decode(raw[start:].decode())
+    text = json.dumps(event)
+    for theirs in ("bounce@simulator.amazonses.com", "complaint@simulator.amazonses.com"):
+        text = text.replace(theirs, address)
+    event = json.loads(text)
+    if token:
+        event["mail"].setdefault("headers", []).append({"name": "X-Digest-Delivery", "value": token})
+    return dict(event)

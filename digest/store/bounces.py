@@ -156,6 +156,11 @@ def first_time(state: State, source: str, event_id: str) -> bool:
     return cursor.rowcount > 0
 
 
+def seen(state: State, source: str, event_id: str) -> bool:
+    row = state.one("SELECT 1 FROM bounce_events WHERE source = ? AND event_id = ?", (source, event_id))
+    return row is not None
+
+
 def forget_events_before(state: State, moment: str) -> None:
     state.execute("DELETE FROM bounce_events WHERE received_at < ?", (moment,))
 

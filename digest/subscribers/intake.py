@@ -144,6 +144,17 @@ def take(state: State, policy: Policy, event: Returned, now: datetime) -> Taken:
     return Taken(True, line, changes)
 
 
+def signature_first_used(state: State, provider: str, token: str, about: list[Returned]) -> bool:
+    """Whether a provider's signature token is new, or comes again only with events already taken (a retry).
+
+    A provider that signs a token and not the body (Mailgun) lets anyone holding one signed request put other
+    events under it within its age limit: the token may carry only the events it first came with."""
+    with state.transaction():
+        if rows.first_time(state, f"{provider}-signature", token):
+            return True
+        return all(rows.seen(state, event.events or event.source, event.event_id) for event in about)
+
+
 def identify(state: State, policy: Policy, event: Returned, now: datetime) -> list[Match]:
     """The deliveries the event is about (see the module docstring), found by the first way that finds any."""
     if event.token:
