@@ -1,5 +1,5 @@
 """Returned mail for the tests, made from the real corpus (tests/data/bounces) with our own addresses and
-tokens put in place of the samples' own, and a feed of two weeks that gives a first and a next issue."""
+tokens put in place of the samples' own, and a feed of three weeks that gives three issues in a row."""
 
 from __future__ import annotations
 
@@ -73,29 +73,34 @@ ITEM = """<item><title>{title}</title><link>https://www.leftvoice.org/{slug}/</l
 WEEKS = {
     "2026-02-12T12:00:00Z": ["Tue, 10 Feb 2026 10:00:00 +0000", "Wed, 11 Feb 2026 10:00:00 +0000"],
     "2026-02-19T12:00:00Z": ["Tue, 17 Feb 2026 10:00:00 +0000", "Wed, 18 Feb 2026 10:00:00 +0000"],
+    "2026-02-26T12:00:00Z": ["Tue, 24 Feb 2026 10:00:00 +0000", "Wed, 25 Feb 2026 10:00:00 +0000"],
 }
-FIRST, NEXT = WEEKS
+FIRST, NEXT, THIRD = WEEKS
 
 
-def two_week_feed(folder: Path) -> Path:
+def weekly_feed(folder: Path) -> Path:
     items = [
         ITEM.format(title=f"Strike news {week[:10]} {n}", slug=f"strike-{week[:10]}-{n}", date=date)
         for week, dates in WEEKS.items()
         for n, date in enumerate(dates)
     ]
-    path = folder / "two-weeks.xml"
+    path = folder / "weekly.xml"
     path.write_text(RSS.format(items="\n".join(items)))
     return path
 
 
-def bounce_config(write_config: Callable[..., Path], tmp_path: Path, smtp_port: int, **bounces: Any) -> Path:
-    """A config that sends the two-week feed to the test's SMTP sink, with VERP and the given bounces keys."""
-    feed = two_week_feed(tmp_path)
+def bounce_config(
+    write_config: Callable[..., Path], tmp_path: Path, smtp_port: int, overrides: dict[str, Any] | None = None,
+    **bounces: Any,
+) -> Path:  # fmt: skip
+    """A config that sends the weekly feed to the test's SMTP sink, with VERP and the given bounces keys."""
+    feed = weekly_feed(tmp_path)
     return write_config(
         [{"name": "Left Voice", "url": str(feed)}],
         issue={"window_days": 7},
         smtp={"host": "127.0.0.1", "port": smtp_port, "security": "none", "rate_per_second": 5000},
         bounces={"address": VERP, **bounces},
+        **(overrides or {}),
     )
 
 
