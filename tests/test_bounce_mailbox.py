@@ -268,3 +268,57 @@ def test_import_reads_a_maildir_and_saved_messages(
     assert "a delay notice about away@example.net" in result.stdout
     assert "3 read" in result.stdout
     assert cli("bounces", "import", tmp_path / "nothing-here", "--config", config).exit_code == 1
+
+
+def test_digest_run_reads_the_mailbox_before_it_sends_and_reports_the_rates(
+    write_config: Callable[..., Path],
+    tmp_path: Path,
+    smtp_sink: SmtpSink,
+    dovecot: Dovecot,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DIGEST_IMAP_PASSWORD", PASSWORD)
+    imap = {"host": "127.0.0.1", "port": dovecot.port, "security": "none", "username": USER}
+    config = bounce_config(write_config, tmp_path, smtp_sink.port, {"editors": ["editors@example.org"]}, imap=imap)
+    with State(load_config(config).state_path) as state:
+        for address in READERS:
+            subscribers.add(state, address)
+    assert cli("run", "--config", config, "--now", FIRST).exit_code == 0
+    dovecot.deliver(complaint("spam@example.net"))
+    smtp_sink.handler.messages.clear()
+
+    result = cli("run", "--config", config, "--now", NEXT)
+
+    assert result.exit_code == 0, result.output
+    assert "now complained: spam@example.net" in result.stdout
+    mailed = sent_to(smtp_sink)
+    assert set(mailed) == set(READERS) - {"spam@example.net"} | {"editors@example.org"}
+    report = email.message_from_bytes(mailed["editors@example.org"][1])
+    assert report["Subject"].startswith("[digest] ALARM")
+    text = report.get_payload(decode=True).decode()
+    assert "Bounces and complaints by issue" in text and "complaints 1 (20.00%)" in text
+
+
+def test_serve_schedule_reads_the_mailbox_between_weekly_runs(
+    config: Path, dovecot: Dovecot, cli: Callable[..., Any]
+) -> None:
+    from datetime import timedelta
+
+    from digest.jobs.schedule import Scheduler
+
+    assert cli("send", "--config", config, "--now", FIRST).exit_code == 0
+    dovecot.deliver(hard_bounce("hard@example.net"))
+    settings = load_config(config)
+    assert settings.model.bounces.imap is not None
+    settings.model.bounces.imap.every_minutes = 0.005  # every 0.3 s
+    lines: list[str] = []
+    scheduler = Scheduler(settings, next_time=lambda after: after + timedelta(days=7), report=lines.append)
+    scheduler.start()
+    deadline = datetime.now(UTC) + timedelta(seconds=15)
+    while statuses(config)["hard@example.net"] != "bounced" and datetime.now(UTC) < deadline:
+        scheduler.stopping.wait(0.1)
+    scheduler.stop()
+    scheduler.join(5)
+    assert statuses(config)["hard@example.net"] == "bounced"
+    assert "now bounced: hard@example.net" in lines and scheduler.runs == 0  # the weekly job is days away
