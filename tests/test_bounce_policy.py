@@ -167,3 +167,38 @@ def test_rates_stay_quiet_under_the_lines(config: Path, cli: Callable[..., Any])
         lines, alarm = rate_lines(state)
         assert issues.status_of(state, issues.sent(state)[0].id) == IssueStatus.SENT
     assert not alarm and len(lines) == 2 and "warning" not in lines[1] and "complaints 0 (0.00%)" in lines[1]
+
+
+def test_the_delivery_token_is_covered_by_the_dkim_signature(
+    write_config: Callable[..., Path], tmp_path: Path, smtp_sink: SmtpSink, cli: Callable[..., Any]
+) -> None:
+    import base64
+    import re
+
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "dkim.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption()))  # fmt: skip
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    txt = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    dkim_config = {"dkim": {"selector": "s1", "key_file": str(key_file)}}
+    config = bounce_config(write_config, tmp_path, smtp_sink.port, dkim_config)
+    with State(load_config(config).state_path) as state:
+        subscribers.add(state, "ana@example.net")
+    send(cli, config, FIRST)
+    [(mail_from, _, raw)] = smtp_sink.handler.messages
+
+    def dns(name: bytes, timeout: int = 5) -> bytes | None:
+        return txt if name.startswith(b"s1._domainkey.") else None
+
+    token = re.search(rb"^X-Digest-Delivery: (\S+)\r$", raw, re.M)
+    assert token and mail_from == f"bounces+{token.group(1).decode()}@example.org"
+    assert dkim.verify(raw, dnsfunc=dns) is True
+    header = re.sub(rb"\s+", b"", raw.split(b"\r\n\r\n", 1)[0])
+    assert b"x-digest-delivery" in re.search(rb"h=([^;]+);", header).group(1).lower()
+    other = make_token(SECRET.encode(), "2026-W01", 99).encode()
+    assert dkim.verify(raw.replace(token.group(1), other, 1), dnsfunc=dns) is False
