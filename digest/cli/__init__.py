@@ -398,7 +398,7 @@ def run(config_path: str, now: str | None) -> None:
     with finishing_on_sigterm(), open_state(settings) as state:
         result = run_job(settings, state, clock, console=Console(stderr=True))
     click.echo(result.outcome)
-    for line in result.lines[1:]:
+    for line in [*result.lines[1:], *result.bounces]:
         click.echo(line)
     for note in result.notes:
         click.echo(f"warning: {note}", err=True)

@@ -28,6 +28,7 @@ class JobResult:
     lines: list[str] = field(default_factory=list)
     summary: Summary | None = None
     notes: list[str] = field(default_factory=list)  # archive and report problems: worth a warning, not a failure
+    bounces: list[str] = field(default_factory=list)  # what the bounce mailbox said before the send
 
 
 def fetch_bounces(settings: Settings, state: State, now: datetime) -> tuple[list[str], str | None]:
@@ -75,7 +76,7 @@ def run_job(settings: Settings, state: State, now: datetime, console: Console | 
             result.notes.append(f"the archive could not be written to {settings.archive_dir}: {error}")
     note = _report(settings, state, now, result.outcome, result.lines, frozen.record if frozen else None, bounce_lines)
     result.notes += [n for n in (bounce_note, note) if n]
-    result.lines += bounce_lines
+    result.bounces = bounce_lines
     return result
 
 
