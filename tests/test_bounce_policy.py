@@ -202,3 +202,36 @@ def test_the_delivery_token_is_covered_by_the_dkim_signature(
     assert b"x-digest-delivery" in re.search(rb"h=([^;]+);", header).group(1).lower()
     other = make_token(SECRET.encode(), "2026-W01", 99).encode()
     assert dkim.verify(raw.replace(token.group(1), other, 1), dnsfunc=dns) is False
+
+
+def test_a_plain_bounces_address_is_the_envelope_sender_of_every_copy(
+    write_config: Callable[..., Path], tmp_path: Path, smtp_sink: SmtpSink, cli: Callable[..., Any]
+) -> None:
+    config = bounce_config(write_config, tmp_path, smtp_sink.port, address="bounces@example.org")
+    with State(load_config(config).state_path) as state:
+        subscribers.add(state, "ana@example.net")
+        subscribers.add(state, "ben@example.net")
+    send(cli, config, FIRST)
+    assert {mail_from for mail_from, _, _ in smtp_sink.handler.messages} == {"bounces@example.org"}
+
+
+@pytest.mark.parametrize(
+    ("bounces", "said"),
+    [
+        ({"address": "bounces{token}@example.org"}, "bounces.address: expected an address such as"),
+        ({"address": "bounces+{token}@{token}.org"}, "bounces.address: expected an address such as"),
+        ({"address": "bounces+{token}@example.org\nBcc: x@example.org"}, "bounces.address: expected one line"),
+        ({"address": "b" * 40 + "+{token}@example.org"}, "bounces.address: expected a bare address"),
+        ({"imap": {"host": "h", "username": "u", "folder": 'In"box'}}, "bounces.imap.folder: expected a folder"),
+        ({"imap": {"host": "h", "username": "u", "processed_folder": "Já"}}, "bounces.imap.processed_folder"),
+        ({"imap": {"host": "h"}}, "bounces.imap.username: expected a value but the key is missing"),
+        ({"soft_limit": 0}, "bounces.soft_limit"),
+    ],
+)
+def test_a_bounces_section_that_cannot_work_is_one_sentence(
+    write_config: Callable[..., Path], cli: Callable[..., Any], bounces: dict[str, Any], said: str
+) -> None:
+    config = write_config([{"name": "x", "url": "x.xml"}], bounces=bounces)
+    result = cli("bounces", "fetch", "--config", config)
+    assert result.exit_code == 2 and said in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
