@@ -135,7 +135,7 @@ def main() -> None:
         print("  rss2email: not installed (pip install rss2email) — no ratio")
         return
     print(f"  rss2email run --no-send, whole     {theirs:8.1f}")
-    print(f"  ratio digest / rss2email           {ours / theirs:8.2f} (aim < 0.8)")
+    print(f"  ratio digest / rss2email           {ours / theirs:8.2f} (aim ≤ 0.70)")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ process through `send_issue`, ledger, rate limiter and all; our CPU is this proc
 send, the sink's is read from /proc. The floor is bare smtplib pushing one pre-built message over the
 same number of connections: what any Python client would cost. Medians; the machine is noisy.
 
-    .venv/bin/python bench/send.py [--subscribers 5000] [--runs 3] [--connections 1,4,8]
+    .venv/bin/python bench/send.py [--subscribers 5000] [--runs 3] [--connections 1,4,8] [--verp]
+
+`--verp` sets bounces.address to bounces+{token}@example.org: each message's envelope sender names its delivery.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class Sink:
         self.process.wait()
 
 
-def write_config(folder: Path, port: int, connections: int) -> Settings:
+def write_config(folder: Path, port: int, connections: int, verp: bool = False) -> Settings:
     shipped = yaml.safe_load((REPO / "config.yaml").read_text())
     files = real_week_files()
     data = {
@@ -98,6 +100,7 @@ def write_config(folder: Path, port: int, connections: int) -> Settings:
             "connections": connections,
             "rate_per_second": 1_000_000,
         },
+        **({"bounces": {"address": "bounces+{token}@example.org"}} if verp else {}),
     }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
@@ -159,6 +162,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", default="1,4,8")
+    parser.add_argument("--verp", action="store_true", help="a VERP envelope sender per message")
     args = parser.parse_args()
     os.environ.setdefault("DIGEST_SECRET", "bench-secret")
     sink = Sink()
@@ -166,7 +170,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="digest-bench-send-") as folder_name:
             folder = Path(folder_name)
             for connections in [int(c) for c in args.connections.split(",")]:
-                settings = write_config(folder, sink.port, connections)
+                settings = write_config(folder, sink.port, connections, args.verp)
                 template = folder / "template.db"
                 if not template.exists():
                     html = template_state(settings, args.subscribers)

@@ -59,10 +59,10 @@ class SubscriberError(DigestError):
 class SecretMissing(DigestError):
     """Unsubscribe tokens need the secret from the environment, and it is not set."""
 
-    def __init__(self, variable: str, doing: str) -> None:
+    def __init__(self, variable: str, doing: str, purpose: str = "sign unsubscribe links") -> None:
         super().__init__(
             f"the environment variable {variable} (config key secret_env) is not set, and {doing} needs it to "
-            "sign unsubscribe links; set it to a long random string and keep it the same from run to run"
+            f"{purpose}; set it to a long random string and keep it the same from run to run"
         )
 
 
@@ -90,3 +90,19 @@ class StateError(DigestError):
 
 class SendBusy(SendRefused):
     """Another send holds the lock: this one did nothing, and nothing failed."""
+
+
+class PageError(DigestError):
+    """An article's page cannot be read to add the article by its URL: the sentence names the URL and why."""
+
+
+class BounceMailboxError(DigestError):
+    """The bounce mailbox cannot be reached, logged into or read: the sentence names it and what to check."""
+
+
+class WebhookRefused(DigestError):
+    """A webhook request whose signature, age or shape is not what its provider sends: answered 401 or 400."""
+
+    def __init__(self, reason: str, status: int = 401) -> None:
+        super().__init__(reason)
+        self.status = status

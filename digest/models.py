@@ -118,6 +118,7 @@ class Issue:
     intro: str = ""
     left_out: list[LeftOut] = field(default_factory=list)
     corrections_applied: list[str] = field(default_factory=list)
+    cut_to: tuple[str, ...] = ()  # a variant's section titles: the reader's themes (empty: the whole issue)
 
     def articles(self) -> list[Placed]:
         """Every article the email carries, lead first, in reading order."""
@@ -174,6 +175,7 @@ class SubscriberStatus(StrEnum):
     ACTIVE = "active"
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
+    COMPLAINED = "complained"  # marked our mail as spam: never mailed again, whatever a later import says
 
 
 class DeliveryStatus(StrEnum):
@@ -191,9 +193,9 @@ class DeliveryStatus(StrEnum):
 class BounceKind(StrEnum):
     """How a refusal or a bounce report counts against an address."""
 
-    HARD = "hard"  # the mailbox does not exist or refuses mail: counts towards smtp.bounce_after
-    SOFT = "soft"  # a temporary failure that outlasted every retry: recorded, never unsubscribes
-    COMPLAINT = "complaint"  # the reader marked the mail as spam: unsubscribed at once
+    HARD = "hard"  # the mailbox does not exist or refuses mail: bounced at once (smtp.bounce_after for SMTP)
+    SOFT = "soft"  # a temporary failure (4.x.x, a full mailbox): bounced after bounces.soft_limit issues in a row
+    COMPLAINT = "complaint"  # the reader marked the mail as spam: never mailed again, at once
 
 
 # Records the state file keeps
@@ -239,6 +241,8 @@ class Recipient:
     email: str
     name: str
     attempts: int = 0
+    themes: str = ""  # the reader's themes as stored: theme slugs separated by commas, empty for everything
+    variant: str | None = None  # the variant this copy is (issue/variants.py); None until one is chosen
 
 
 # The issue record: its JSON is public (the .json of a build, /manifest.json of the preview, the frozen issue).

@@ -161,7 +161,7 @@ def shorten(value: object, limit: int = 60) -> str:
 
 # What config values and editors' texts may hold: each check returns the value or raises ValueError saying why.
 
-SUBJECT_FIELDS = ("title", "date", "issue")
+SUBJECT_FIELDS = ("title", "date", "issue", "sections")
 
 
 def one_line(value: str) -> str:
@@ -185,20 +185,26 @@ def email_text(value: str) -> str:
     return value
 
 
+def subject_fields(template: str) -> set[str]:
+    """The placeholders a (checked) subject template names."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
 def subject_template(value: str) -> str:
-    """Only {title}, {date} and {issue}, each plain: the subject is formatted with them at every build."""
+    """Only {title}, {date}, {issue} and {sections}, each plain: the subject is formatted with them at every
+    build."""
     try:
         fields = [(n, spec, conv) for _, n, spec, conv in string.Formatter().parse(value) if n is not None]
     except ValueError as error:  # "{title" unclosed, a lone "}"
         raise ValueError(
-            f"{shorten(value)} is not a valid template ({error}); use {{title}}, {{date}} and {{issue}}, "
-            "and write {{ or }} for a literal brace"
+            f"{shorten(value)} is not a valid template ({error}); use {{title}}, {{date}}, {{issue}} and "
+            "{sections}, and write {{ or }} for a literal brace"
         ) from None
     for name, spec, conversion in fields:
         if name not in SUBJECT_FIELDS or spec or conversion:
             raise ValueError(
-                f"{shorten('{' + name + '}')} is not a placeholder digest fills in; use {{title}}, {{date}} or "
-                "{issue}, and write {{ or }} for a literal brace"
+                f"{shorten('{' + name + '}')} is not a placeholder digest fills in; use {{title}}, {{date}}, "
+                "{issue} or {sections}, and write {{ or }} for a literal brace"
             )
     return one_line(value)
 
@@ -216,6 +222,18 @@ def bare_address(value: str) -> str:
         return check_address(value)
     except ValueError as error:
         raise ValueError(f"expected a bare address such as name@example.org: {clip(str(error))}") from None
+
+
+def imap_folder(value: str) -> str:
+    """An IMAP folder name as digest quotes it into a command: printable ASCII without quotes, backslashes or
+    wildcards (other characters need IMAP's modified UTF-7, not worth it for a folder the operator names)."""
+    plain = value.isascii() and value.isprintable() and not any(c in value for c in '"\\%*')
+    if not value or len(value) > 200 or not plain:
+        raise ValueError(
+            "expected a folder name of printable ASCII without quotes, backslashes, % or * but received "
+            + shorten(value)
+        )
+    return value
 
 
 def clip(text: str, limit: int = 200) -> str:

@@ -93,12 +93,17 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
 
 
 @pytest.fixture
-def state_setting(engine: str, request: pytest.FixtureRequest) -> str:
-    """What config.yaml's `state:` says for this test: a file in its folder, or a fresh PostgreSQL database."""
+def state_setting(engine: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """What config.yaml's `state:` says for this test: a file in its folder, or a fresh PostgreSQL database
+    (whose connections this process closes after the test: the server takes 200 at most)."""
     if engine == "sqlite":
-        return "state/digest.db"
+        yield "state/digest.db"
+        return
     server: postgres.Postgres = request.getfixturevalue("postgres_server")
-    return server.fresh_database(f"test_{next(_databases)}")
+    yield server.fresh_database(f"test_{next(_databases)}")
+    from digest.store.postgres import close_pools
+
+    close_pools()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from http.client import HTTPConnection, HTTPResponse
 from pathlib import Path
 
 from previews import FORM, ISSUE, corrections_file, csrf_of, demo_copy, preview_client, running_preview
-from servers import FeedServer
+from servers import FeedServer, SmtpSink
 
 from digest.config import load_config
 from digest.store import issues
@@ -170,3 +170,19 @@ def test_gathering_again_from_a_slow_feed_does_not_hold_up_the_page(tmp_path: Pa
         gathering.join(timeout=30)
         assert answers == [303]
     assert len(feed_server.requests_for("/feed.xml")) == 2
+
+
+def test_the_page_refuses_a_test_address_that_send_test_to_refuses(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    config = demo_copy(tmp_path, smtp={"host": "127.0.0.1", "port": smtp_sink.port, "security": "none"})
+    with preview_client(config) as (client, guard, _):
+        for address in (
+            "someone@example",
+            "some one@example.org",
+            "a@b@example.org",
+            "desk@example.org\r\nBcc: x@y.org",
+        ):
+            client.post("/test-send", data={"csrf": guard.csrf, "address": address})
+            assert "error: " in client.get("/").text, address
+        assert smtp_sink.handler.messages == []
+        client.post("/test-send", data={"csrf": guard.csrf, "address": "desk@example.org"})
+    assert [rcpts for _, rcpts, _ in smtp_sink.handler.messages] == [["desk@example.org"]]

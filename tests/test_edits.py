@@ -54,7 +54,10 @@ def page(tmp_path: Path, write_config: Callable[..., Path]) -> Page:
 
 
 def test_every_action_of_the_page_changes_the_file_as_the_editors_expect(page: Page) -> None:
-    assert set(ACTIONS) == {"intro", "unpin", "drop", "restore", "lead", "move", "rewrite", "unrewrite", "up", "down"}
+    assert set(ACTIONS) == {
+        *("intro", "unpin", "drop", "restore", "lead", "move", "rewrite", "unrewrite", "up", "down"),
+        *("promote", "add"),  # tests/test_promote_add.py
+    }
     assert page.post(action="drop", id="story-a") == "article dropped"
     assert page.file == {"drop": ["story-a"]} and "story-a" not in page.section("labor")
     assert page.post(action="lead", id="story-b") == "article pinned as the lead story"

@@ -37,6 +37,7 @@ EXPECTED_HEADERS = {
     "subject",
     "date",
     "message-id",
+    "x-digest-delivery",  # the delivery token a bounce comes back with
     "list-id",
     "list-unsubscribe",
     "list-unsubscribe-post",

@@ -189,3 +189,26 @@ def test_unsubscribes_across_two_web_processes_are_honoured_by_a_send_running_me
     skipped = sum(1 for address, _, _, _ in answers if address not in last_mail)
     assert skipped > 100, skipped  # most left before their turn came, and were not mailed
     assert sum(received(smtp_sink).values()) == 2500 - skipped
+
+
+def test_workers_give_each_reader_they_claim_the_copy_of_their_themes(
+    send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any]
+) -> None:
+    from variants_help import DEMO_SECTIONS, add_readers, by_recipient, html_sections, ledger_variants, parts
+
+    config = send_config(connections=2, rate_per_second=1000)
+    choices = {"": DEMO_SECTIONS, "labor": ["Labor"], "palestine,labor": ["Labor", "Palestine"]}
+    readers = {f"reader{n}@example.org": list(choices)[n % 3] for n in range(150)}
+    add_readers(config, readers)
+
+    result = cli("send", "--config", config, "--now", NOW, "--workers", 3)
+
+    assert result.exit_code == 0, result.output
+    assert "150 sent" in result.stdout and "issue 2024-W09 is sent" in result.stdout
+    assert "copies per variant: the whole issue 50; Labor 50; Labor, Palestine 50" in result.stdout
+    mails = by_recipient(smtp_sink)
+    assert set(mails) == set(readers) and {len(m) for m in mails.values()} == {1}
+    for address, themes in readers.items():
+        assert html_sections(parts(mails[address][0])[1]) == choices[themes], address
+    recorded = {variant for _, variant in ledger_variants(config).values()}
+    assert recorded == {"", "labor", "labor,palestine"}  # "": the whole issue

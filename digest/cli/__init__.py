@@ -190,7 +190,9 @@ def subscribers() -> None:
 
 
 def _known_themes(settings: Settings) -> set[str] | None:
-    return {theme.slug for theme in settings.model.themes} or None
+    # The catch-all section is a theme a reader may choose like the others.
+    catch_all = {settings.model.catch_all.slug} if settings.model.catch_all.enabled else set()
+    return {theme.slug for theme in settings.model.themes} | catch_all or None
 
 
 @subscribers.command("add")
@@ -417,7 +419,7 @@ def run(config_path: str, now: str | None) -> None:
     with finishing_on_sigterm(), open_state(settings) as state:
         result = run_job(settings, state, clock, console=Console(stderr=True))
     click.echo(result.outcome)
-    for line in result.lines[1:]:
+    for line in [*result.lines[1:], *result.bounces]:
         click.echo(line)
     for note in result.notes:
         click.echo(f"warning: {note}", err=True)
@@ -460,5 +462,6 @@ def schedule(config_path: str, install: bool, unit_dir: str) -> None:
 
 
 # The issue's own commands (build, explain, check, approve) are in digest/cli/issue.py; importing it registers them.
+from digest.cli import bounces as _bounce_commands  # noqa: E402,F401
 from digest.cli import issue as _issue_commands  # noqa: E402,F401
 from digest.cli import state as _state_commands  # noqa: E402,F401

@@ -9,6 +9,7 @@ import click
 
 from digest.cli import config_option, demo_option, friendly, load, main, open_state, parse_now
 from digest.models import Issue, Stage
+from digest.util import plural
 
 
 def echo_warnings(issue: Issue) -> None:
@@ -109,8 +110,12 @@ def approve(config_path: str, now: str | None) -> None:
     with open_state(settings) as state:
         done, built = approve_coming(settings, clock, state)
     echo_warnings(built.issue)
+    for warning in done.warnings:
+        click.echo(f"warning: {warning}", err=True)
     again = " (replacing the earlier approval)" if done.replaced else ""
     click.echo(
         f"approved {done.id}{again}: {done.articles} articles, {done.html_bytes:,} bytes of HTML; "
         "`digest send` will send exactly this"
     )
+    for name, readers, size in done.variants:
+        click.echo(f"  and the copy for readers of {name} only ({plural(readers, 'reader')}): {size:,} bytes of HTML")

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # httpx and asyncio load only when a feed is fetched over HTT
     import httpx
 
 MAX_REDIRECTS = 5
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
 
 
 @dataclass
@@ -29,6 +30,9 @@ class Fetched:
     last_modified: str | None = None
     moved_to: str | None = None  # a permanent redirect to remember
     notes: list[str] = field(default_factory=list)
+    code: int | None = None  # the last HTTP status, when there was an answer
+    too_large: bool = False  # over the size cap: cut off and not used
+    content_type: str = ""
 
 
 def user_agent(contact: str | None) -> str:
@@ -80,10 +84,10 @@ def _retry_after(response: httpx.Response) -> str:
     return f" (the server asks to wait {value}{'s' if value and value.isdigit() else ''})" if value else ""
 
 
-async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int) -> Fetched:
+async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int, accept: str = FEED_ACCEPT) -> Fetched:
     """One conditional GET, following redirects by hand to tell permanent moves from temporary ones."""
     start = state.moved_to or state.url
-    headers: dict[str, str] = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
+    headers: dict[str, str] = {"Accept": accept}
     if state.etag:
         headers["If-None-Match"] = state.etag
     if state.last_modified:
@@ -100,6 +104,13 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
             if not location:
                 return Fetched(start, FeedStatus.FAILED, error=f"HTTP {code} without a Location header")
             url = urljoin(url, location)
+            if not is_http(url):  # file:, javascript:, data: … are never fetched, whoever points at them
+                return Fetched(
+                    start,
+                    FeedStatus.FAILED,
+                    code=code,
+                    error=f"HTTP {code} redirects to {url[:80]!r}, not an http(s) address",
+                )
             permanent_so_far = permanent_so_far and code in (301, 308)
             if permanent_so_far:
                 moved_to = url
@@ -117,6 +128,7 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
             return Fetched(
                 start,
                 FeedStatus.GONE,
+                code=code,
                 error="HTTP 410 Gone: the feed was removed for good; it will not be "
                 "asked for again. Remove it from config.yaml",
             )
@@ -124,6 +136,7 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
             return Fetched(
                 start,
                 FeedStatus.SKIPPED,
+                code=code,
                 error=f"HTTP {code}: the server asked us to come back later{_retry_after(response)}; skipped this run",
             )
         if code != 200:
@@ -131,6 +144,7 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
             return Fetched(
                 start,
                 FeedStatus.FAILED,
+                code=code,
                 error=f"HTTP {code} {reason}".strip() + f" from {url}; check the "
                 "feed's url in config.yaml or try again later",
             )
@@ -138,6 +152,8 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
             return Fetched(
                 start,
                 FeedStatus.FAILED,
+                code=code,
+                too_large=True,
                 error=f"the response is larger than the {max_bytes:,}-byte cap "
                 "(gather.max_bytes); it was cut off and not used",
             )
@@ -150,6 +166,8 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
             last_modified=response.headers.get("last-modified"),
             moved_to=moved_to,
             notes=notes,
+            code=code,
+            content_type=response.headers.get("content-type", ""),
         )
     return Fetched(start, FeedStatus.FAILED, error=f"more than {MAX_REDIRECTS} redirects starting at {start}")
 
@@ -161,6 +179,7 @@ async def fetch_all(
     connect_timeout: float,
     concurrency: int,
     max_bytes: int,
+    accept: str = FEED_ACCEPT,
 ) -> list[Fetched]:
     """Fetch every HTTP feed at once (bounded), each within `timeout` seconds in all."""
     import asyncio
@@ -175,7 +194,7 @@ async def fetch_all(
     async def one(client: httpx.AsyncClient, state: FeedState) -> Fetched:
         async with gate:
             try:
-                return await asyncio.wait_for(fetch_http(client, state, max_bytes), timeout)
+                return await asyncio.wait_for(fetch_http(client, state, max_bytes, accept), timeout)
             except (TimeoutError, httpx.TimeoutException):
                 return Fetched(
                     state.url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from digest.config import FeedConfig, Settings
 from digest.errors import AllFeedsFailed
 from digest.feeds import clean
 from digest.feeds.fetch import Fetched, fetch_all, is_http, read_file
-from digest.feeds.parse import NotAFeed, parse_feed
+from digest.feeds.parse_many import Job, Outcome, Refused, parse_all
 from digest.models import Article, FeedResult, FeedState, FeedStatus, Window
 from digest.store import articles as article_rows
 from digest.store import feeds as feed_rows
@@ -75,8 +76,24 @@ def _fetch(settings: Settings, feeds: list[FeedConfig], states: dict[str, FeedSt
     return results
 
 
-def gather(settings: Settings, window: Window, state: State, now: datetime) -> Gathered:
-    """Fetch and parse every feed; keep the articles of the window, each once; report each feed."""
+def _parse(
+    feeds: list[FeedConfig], fetched: dict[str, Fetched], teaser_words: int, meanwhile: Callable[[], object] | None
+) -> dict[str, Outcome]:
+    """Every fetched feed's articles, parsed side by side on the machine's cores."""
+    ready = [feed for feed in feeds if fetched[feed.url].status == FeedStatus.OK]
+    jobs = [
+        Job(fetched[f.url].body, f.name, fetched[f.url].final_url or f.url, teaser_words) for f in ready
+    ]  # fmt: skip
+    return {feed.url: outcome for feed, outcome in zip(ready, parse_all(jobs, meanwhile), strict=True)}
+
+
+def gather(
+    settings: Settings, window: Window, state: State, now: datetime, meanwhile: Callable[[], object] | None = None
+) -> Gathered:
+    """Fetch and parse every feed; keep the articles of the window, each once; report each feed.
+
+    `meanwhile` is work of a later stage that this process can do while the feeds are parsed elsewhere.
+    """
     cfg = settings.model
     feeds = cfg.feeds
     states = {feed.url: feed_rows.load(state, feed.url) for feed in feeds}
@@ -84,16 +101,16 @@ def gather(settings: Settings, window: Window, state: State, now: datetime) -> G
     warnings: list[str] = []
     reports: list[FeedResult] = []
     collected: list[Article] = []
+    parsed_feeds = _parse(feeds, fetched, cfg.issue.teaser_words, meanwhile)
     for feed in feeds:
         outcome = fetched[feed.url]
         feed_state = states[feed.url]
         articles: list[Article] = []
         status, error = outcome.status, outcome.error
         if status == FeedStatus.OK:
-            try:
-                parsed = parse_feed(outcome.body, feed.name, outcome.final_url or feed.url, cfg.issue.teaser_words)
-            except NotAFeed as problem:
-                status, error = FeedStatus.FAILED, str(problem)
+            parsed = parsed_feeds[feed.url]
+            if isinstance(parsed, Refused):
+                status, error = FeedStatus.FAILED, parsed.reason
             else:
                 articles = parsed.articles
                 warnings.extend(f"feed '{feed.name}': {note}" for note in parsed.notes)

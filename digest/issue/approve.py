@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from digest.config import Settings
 from digest.errors import AllFeedsFailed, SendRefused
 from digest.feeds import clean
 from digest.feeds.gather import gather
+from digest.issue import variants
 from digest.issue.pipeline import Built, build_issue
 from digest.models import IssueStatus
 from digest.store import issues
@@ -23,10 +24,13 @@ class Approved:
     articles: int
     html_bytes: int
     replaced: bool  # an earlier approval of the same issue was replaced
+    variants: list[tuple[str, int, int]] = field(default_factory=list)  # each frozen: label, readers, HTML bytes
+    warnings: list[str] = field(default_factory=list)  # what the variants' renders had to say
 
 
 def approve(settings: Settings, built: Built, state: State) -> Approved:
-    """Freeze `built` for sending; refuse when the issue already went out (or is going out)."""
+    """Freeze `built` for sending, with every variant the list's readers need this week (issue/variants.py);
+    refuse when the issue already went out (or is going out)."""
     issue = built.issue
     status = issues.status_of(state, issue.id)
     if status in ("sending", "sent"):
@@ -36,12 +40,18 @@ def approve(settings: Settings, built: Built, state: State) -> Approved:
     # Each article's title as its feed gave it (before any rewrite): what approval_drift compares with at send.
     ids = {placed.article.id for placed in issue.articles()}
     feed_titles = {p.article.id: p.article.title for p in built.grouped.articles() if p.article.id in ids}
-    issues.freeze(state, issue.id, issue.window, built.rendered, built.record(), IssueStatus.APPROVED, feed_titles)
+    readers = variants.needed(issue, state)
+    cut = variants.render_variants(issue, readers, settings)
+    with state.transaction():
+        issues.freeze(state, issue.id, issue.window, built.rendered, built.record(), IssueStatus.APPROVED, feed_titles)
+        variants.freeze(state, issue.id, cut)
     return Approved(
         id=issue.id,
         articles=issue.article_count,
         html_bytes=len(built.rendered.html.encode()),
         replaced=status == "approved",
+        variants=[(v.label, readers.get(v.key, 0), len(v.rendered.html.encode())) for v in cut],
+        warnings=[f"{v.label}: {w.text}" for v in cut for w in v.issue.warnings],
     )
 
 
@@ -68,10 +78,13 @@ def approval_drift(settings: Settings, frozen: Frozen, now: datetime, state: Sta
     by_id = {a.id: a for a in gathered.articles}
     by_key = {key: a for a in gathered.articles if (key := clean.url_key(a.url))}
     unreadable = {f.name for f in gathered.feeds if f.status not in ("ok", "not-modified")}
+    configured = {f.name for f in gathered.feeds}
     warnings: list[str] = []
     unchecked: dict[str, int] = {}
     for approved in approved_articles:
         feed, shown = approved.feed, approved.title
+        if feed not in configured:  # added by an editor from its page: no feed to compare with
+            continue
         if feed in unreadable:
             unchecked[feed] = unchecked.get(feed, 0) + 1
             continue

@@ -7,6 +7,9 @@ move: {<id or URL>: <section slug>}
 rewrite: {<id or URL>: {title: ..., teaser: ...}}
 order: {<section slug>: [<id or URL>, ...]}   # listed first, in this order
 split: [<id or URL>, ...]            # a story folded from several feeds shown apart again (stories.py)
+promote: {<id or URL>: <section slug>}  # an article the machine left out, brought into a section
+add: {<URL>: {section: ..., title: ..., teaser: ..., image: ..., published: ..., site: ...}}
+                                     # an article from no feed, its facts read once from its page's meta tags
 
 `Corrections` is the file as a typed value: `load` reads it (anything malformed is one sentence naming the file,
 the key and the fix), `apply` returns the corrected issue, `save` writes it back. The page's edit actions on it
@@ -15,7 +18,7 @@ are in `digest.issue.edits`.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,11 +28,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, fi
 from digest.config import Settings
 from digest.errors import CorrectionsError
 from digest.feeds import clean
-from digest.issue import learn, stories
-from digest.models import Issue, Placed, Section, Stage
+from digest.issue import learn
+from digest.issue.draft import Draft
+from digest.models import Issue
 from digest.util import YamlRefused, atomic_write, email_text, load_yaml, shorten
 
-KINDS = ("intro", "lead", "drop", "move", "rewrite", "order", "split")
+KINDS = ("intro", "lead", "drop", "move", "rewrite", "order", "split", "promote", "add")
 
 # What each key holds, and how to write it: the two halves of every sentence about a malformed file.
 SHAPES = {
@@ -40,6 +44,8 @@ SHAPES = {
     "rewrite": "a mapping of article ids or URLs to {title, teaser}",
     "order": "a mapping of section slugs to lists of article ids or URLs",
     "split": "a list of article ids or URLs",
+    "promote": "a mapping of article ids or URLs to section slugs",
+    "add": "a mapping of article URLs to {section, title, teaser, image, published, site}",
 }
 EXAMPLES = {
     "intro": 'intro: "A word from the editors"',
@@ -49,6 +55,8 @@ EXAMPLES = {
     "rewrite": 'rewrite: {https://example.org/a-story/: {title: "A shorter title"}}',
     "order": "order: {labor: [https://example.org/a-story/]}",
     "split": "split: [https://example.org/a-story/]",
+    "promote": "promote: {https://example.org/a-story/: labor}",
+    "add": 'add: {https://example.org/a-story/: {section: labor, title: "A title", site: example.org}}',
 }
 
 
@@ -80,6 +88,59 @@ class Rewrite(BaseModel):
         return "" if value is None else value  # `teaser:` left empty removes the teaser
 
 
+def _web_link(value: str) -> str:
+    link = clean.absolute_url(value)
+    if link is None or link != value.strip():
+        raise ValueError(f"{shorten(value)} is not an absolute http(s) link")
+    return link
+
+
+class Added(BaseModel):
+    """An article an editor added by its URL: the facts read once from its page, so no rebuild reads it again."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    section: str
+    title: str
+    teaser: str = ""
+    image: str | None = None
+    published: datetime | None = None
+    site: str = ""
+
+    @field_validator("title", "teaser", "site", mode="before")
+    @classmethod
+    def _plain(cls, value: object) -> object:
+        # A hand-edited file is no safer than a page: the same cleaning as feed text.
+        return "" if value is None else clean.plain_text(value) if isinstance(value, str) else value
+
+    @field_validator("title")
+    @classmethod
+    def _titled(cls, value: str) -> str:
+        if not value:
+            raise ValueError("an added article needs a title")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return _web_link(value) if value else None
+
+    @field_validator("published")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("published needs a time zone, as in 2026-02-17T10:00:00+00:00")
+        return value
+
+
+def _links(value: object) -> object:
+    """`add` is keyed by links: each must be an absolute http(s) URL."""
+    if isinstance(value, dict):
+        for key in value:
+            _web_link(str(key))
+    return value
+
+
 class Corrections(BaseModel):
     """One issue's corrections file."""
 
@@ -92,6 +153,8 @@ class Corrections(BaseModel):
     rewrite: Annotated[dict[Ref, Annotated[Rewrite, _none_is({})]], _none_is({})] = {}
     order: Annotated[dict[str, Refs], _none_is({})] = {}
     split: Refs = ()
+    promote: Annotated[dict[Ref, str], _none_is({})] = {}
+    add: Annotated[dict[str, Added], _none_is({}), BeforeValidator(_links)] = {}
 
     @field_validator("intro")
     @classmethod
@@ -140,6 +203,8 @@ class Corrections(BaseModel):
             "rewrite": {ref: change.model_dump(exclude_unset=True) for ref, change in self.rewrite.items()},
             "order": {slug: list(refs) for slug, refs in self.order.items()},
             "split": list(self.split),
+            "promote": dict(self.promote),
+            "add": {url: added.model_dump(mode="json", exclude_defaults=True) for url, added in self.add.items()},
         }
         return {kind: value for kind, value in data.items() if value}
 
@@ -157,6 +222,8 @@ class Corrections(BaseModel):
         slugs = [s.slug for s in issue.sections]
         named = [(f"move: {shorten(ref, 80)}", slug) for ref, slug in self.move.items()]
         named += [("order", slug) for slug in self.order]
+        named += [(f"promote: {shorten(ref, 80)}", slug) for ref, slug in self.promote.items()]
+        named += [(f"add: {shorten(url, 80)}", added.section) for url, added in self.add.items()]
         for where, slug in named:
             if slug not in slugs:
                 raise CorrectionsError(
@@ -168,8 +235,12 @@ class Corrections(BaseModel):
         is no longer in the issue becomes a warning."""
         if not self.to_data():
             return issue
-        draft = _Draft(issue)
+        draft = Draft(issue)
         draft.split(self.split)
+        for url, added in self.add.items():
+            draft.applied.append(draft.add(url, added))
+        for ref, slug in self.promote.items():
+            draft.note(draft.promote(ref, slug), f"promoted {ref} to {slug}", f"promote {ref}")
         if self.intro:
             draft.intro = self.intro
             draft.applied.append("intro note")
@@ -199,6 +270,10 @@ class Corrections(BaseModel):
             changes["rewrite"] = {r: change for r, change in self.rewrite.items() if r != ref}
         if "order" in kinds:
             changes["order"] = {slug: tuple(r for r in refs if r != ref) for slug, refs in self.order.items()}
+        if "promote" in kinds:
+            changes["promote"] = {r: slug for r, slug in self.promote.items() if r != ref}
+        if "add" in kinds:
+            changes["add"] = {url: added for url, added in self.add.items() if url != ref}
         return self.model_copy(update=changes)
 
 
@@ -228,6 +303,8 @@ def problem_sentence(error: ValidationError, data: object) -> str:
     value = data.get(kind) if isinstance(data, dict) else None
     if first["type"] == "extra_forbidden":
         inner = f", but {_where(loc[:-1])} has the unknown field {shorten(loc[-1])}"
+    elif first["type"] == "missing" and len(loc) > 1:
+        inner = f", but {_where(loc[:-1])} has no {loc[-1]}"
     else:
         inner = f", not {shorten(value)}" + (
             f" ({_where(loc)} is {shorten(first.get('input'))})" if len(loc) > 1 else ""
@@ -241,133 +318,6 @@ def _where(loc: tuple[int | str, ...]) -> str:
         if part != "[key]":
             out += f"[{part}]" if isinstance(part, int) else f"[{shorten(part, 80)}]"
     return out
-
-
-class _Draft:
-    """A working copy of an issue's sections and lead for the corrections to change; the issue stays as it was."""
-
-    def __init__(self, issue: Issue) -> None:
-        self.original = issue
-        # Cards are copied with their "also in" lists, which a split changes.
-        self.sections = [replace(s, items=[_own(p) for p in s.items], more=list(s.more)) for s in issue.sections]
-        self.by_slug = {s.slug: s for s in self.sections}
-        self.lead, self.lead_section = (_own(issue.lead) if issue.lead else None), issue.lead_section
-        self.intro = issue.intro
-        self.applied: list[str] = []
-        self.missing: list[str] = []
-        self.unsplit: list[str] = []
-
-    def split(self, refs: tuple[str, ...]) -> None:
-        if refs:
-            working = replace(self.original, sections=self.sections, lead=self.lead)
-            self.unsplit = stories.split(working, refs)
-
-    def note(self, done: bool, applied: str, missing: str) -> None:
-        if done:
-            self.applied.append(applied)
-        else:
-            self.missing.append(missing)
-
-    def find(self, ref: str) -> tuple[Section | None, Placed] | None:
-        wanted = {ref, clean.url_key(ref) or ""}
-        if self.lead is not None and _keys(self.lead) & wanted:
-            return None, self.lead
-        for section in self.sections:
-            for placed in section.items:
-                if _keys(placed) & wanted:
-                    return section, placed
-        return None
-
-    def take(self, ref: str) -> Placed | None:
-        found = self.find(ref)
-        if found is None:
-            return None
-        section, placed = found
-        if section is None:
-            self.lead, self.lead_section = None, None
-        else:
-            section.items.remove(placed)
-        return placed
-
-    def rewrite(self, ref: str, change: Rewrite) -> bool:
-        found = self.find(ref)
-        if found is None:
-            return False
-        section, placed = found
-        article = placed.article
-        if change.title:
-            article = replace(article, title=clean.plain_text(change.title))
-        if change.teaser is not None:
-            article = replace(article, teaser=clean.plain_text(change.teaser))
-        reworded = replace(placed, article=article)
-        if section is None:
-            self.lead = reworded
-        else:
-            section.items[section.items.index(placed)] = reworded
-        return True
-
-    def move(self, ref: str, slug: str) -> bool:
-        target = self.by_slug[slug]  # check_sections made sure it exists
-        placed = self.take(ref)
-        if placed is None:
-            return False
-        target.items.insert(0, replace(placed, reason=f"moved here by an editor (was: {placed.reason})"))
-        return True
-
-    def pin(self, ref: str) -> bool | None:
-        """Pin as the lead: True, None when it already leads, False when it is not in the issue."""
-        found = self.find(ref)
-        if found is None:
-            return False
-        section, placed = found
-        if section is None:
-            return None
-        home = self.by_slug.get(self.lead_section or "")
-        if self.lead is not None and home is not None:
-            home.items.insert(0, self.lead)
-        section.items.remove(placed)
-        self.lead, self.lead_section = placed, section.slug
-        return True
-
-    def reorder(self, slug: str, refs: tuple[str, ...]) -> bool:
-        section = self.by_slug.get(slug)
-        if section is None:
-            return False
-        front = []
-        for ref in refs:
-            found = self.find(ref)
-            if found and found[0] is section:
-                section.items.remove(found[1])
-                front.append(found[1])
-        section.items[:0] = front
-        return True
-
-    def issue(self) -> Issue:
-        gone = [f"correction 'split {r}' no longer applies: no story in this issue folds it" for r in self.unsplit]
-        gone += [f"correction '{m}' no longer applies: the article is not in this issue any more" for m in self.missing]
-        return replace(
-            self.original,
-            sections=self.sections,
-            lead=self.lead,
-            lead_section=self.lead_section,
-            intro=self.intro,
-            corrections_applied=[*self.original.corrections_applied, *self.applied],
-        ).warned(Stage.CORRECT, *gone)
-
-
-def _own(placed: Placed) -> Placed:
-    return replace(placed, also=list(placed.also)) if placed.also else placed
-
-
-def _keys(placed: Placed) -> set[str]:
-    article = placed.article
-    keys = {article.id}
-    if article.url:
-        keys.add(article.url)
-        key = clean.url_key(article.url)
-        if key:
-            keys.add(key)
-    return keys
 
 
 # the issue's file

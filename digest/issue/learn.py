@@ -2,7 +2,8 @@
 
 Every build of an issue that has corrections records, next to its corrections file, the issue's articles as the
 grouper filed them (`corrections/<issue>.examples.json`). A `move` to a section says where an article belongs, a
-`promote` (a left-out article brought in) too; a `drop` says it does not belong where it was. `digest themes
+`promote` (a left-out article brought in) and an `add` (an article from no feed, added by its URL) too; a `drop`
+says it does not belong where it was. `digest themes
 suggest` proposes the keywords and excludes that would file the corrected articles as the editors did, each with
 how many placements it changes across every recorded issue, and `--apply` writes them into config.yaml.
 """
@@ -19,6 +20,7 @@ from digest.issue.terms import COMMON_WORDS, Text, Words
 from digest.models import Article, Issue, Placed
 
 SUFFIX = ".examples.json"
+LABELLING = ("move", "drop", "promote", "add")  # the corrections that say where an article belongs, or not
 
 
 @dataclass
@@ -45,7 +47,7 @@ def _article_json(article: Article) -> dict[str, Any]:
 
 def record(settings: Settings, issue: Issue, corrections: dict[str, Any]) -> Path | None:
     """Keep the issue's articles as filed, before the corrections apply, when there are corrections to learn from."""
-    if not any(corrections.get(k) for k in ("move", "drop", "promote")):
+    if not any(corrections.get(k) for k in LABELLING):
         return None
     filed: list[tuple[Placed, str]] = [(issue.lead, issue.lead_section or "")] if issue.lead else []
     for section in issue.sections:
@@ -53,10 +55,21 @@ def record(settings: Settings, issue: Issue, corrections: dict[str, Any]) -> Pat
             filed.append((placed, section.slug))
             filed.extend((member, member.home or section.slug) for member in placed.also)
     left = [{**_article_json(item.article), "machine": ""} for item in issue.left_out]
+    added = corrections.get("add") or {}
+    known = {p.article.url for p, _ in filed} | {item.article.url for item in issue.left_out}
+    # An added article reaches the grouper only through the editor: its page's title and teaser are the example.
+    left += [
+        {"id": url, "url": url, "feed": facts.get("site", ""), "title": facts["title"],
+         "summary": facts.get("teaser", ""), "categories": [], "machine": ""}
+        for url, facts in added.items() if url not in known
+    ]  # fmt: skip
+    labels = {k: corrections[k] for k in LABELLING if corrections.get(k)}
+    if added:
+        labels["add"] = {url: facts["section"] for url, facts in added.items()}
     data = {
         "issue": issue.id,
         "articles": [{**_article_json(p.article), "machine": slug} for p, slug in filed] + left,
-        "corrections": {k: corrections[k] for k in ("move", "drop", "promote") if corrections.get(k)},
+        "corrections": labels,
     }
     path = settings.corrections_dir / f"{issue.id}{SUFFIX}"
     text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
@@ -84,8 +97,9 @@ def examples(settings: Settings) -> list[Example]:
     found: list[Example] = []
     for path in sorted(settings.corrections_dir.glob(f"*{SUFFIX}")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        moves = {**_refs(data["corrections"].get("promote")), **_refs(data["corrections"].get("move"))}
-        drops = _refs(data["corrections"].get("drop"))
+        labels = data["corrections"]
+        moves = {**_refs(labels.get("add")), **_refs(labels.get("promote")), **_refs(labels.get("move"))}
+        drops = _refs(labels.get("drop"))
         for row in data["articles"]:
             article = Article(
                 id=row["id"], title=row["title"], url=row["url"], feed=row["feed"], published=None,

@@ -13,11 +13,10 @@ from zoneinfo import ZoneInfo
 from digest.config import Settings
 from digest.feeds import clean
 from digest.feeds.gather import Gathered, gather
-from digest.i18n import dates
 from digest.issue import corrections
 from digest.issue.group import Grouper
 from digest.issue.record import issue_record
-from digest.issue.render import render
+from digest.issue.render import render, subject_line, warm_render
 from digest.models import (
     Article,
     FeedResult,
@@ -119,7 +118,9 @@ def group(settings: Settings, fresh: Fresh) -> Issue:
     return Issue(
         id=ident,
         title=cfg.newsletter.title,
-        subject=_subject(settings, ident, fresh.window),
+        subject=subject_line(
+            settings, ident, fresh.window, [s.title for s in sections if s.items or s.more or s.slug == lead_section]
+        ),
         window=fresh.window,
         sections=sections,
         feeds=fresh.feeds,
@@ -142,7 +143,7 @@ def correct(settings: Settings, issue: Issue) -> Issue:
 def build_issue(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Built:
     """The issue for the clock `now`, through every stage; nothing is written or sent."""
     window = window or period_window(settings, state, now)
-    gathered = gather(settings, window, state, now)
+    gathered = gather(settings, window, state, now, meanwhile=warm_render)
     fresh = drop_sent(gathered, window, state, issue_id(window, settings.model.newsletter.timezone))
     grouped = group(settings, fresh)
     corrected = correct(settings, grouped)
@@ -170,12 +171,6 @@ def finish(settings: Settings, grouped: Issue) -> Built:
     corrected = correct(settings, grouped)
     issue, rendered = render(corrected, settings)
     return Built(issue=issue, rendered=rendered, grouped=grouped)
-
-
-def _subject(settings: Settings, issue_id_: str, window: Window) -> str:
-    cfg = settings.model.newsletter
-    date = dates.long_day(window.end, cfg.language, ZoneInfo(cfg.timezone))
-    return cfg.subject.format(title=cfg.title, date=date, issue=issue_id_)
 
 
 def _choose_lead(sections: list[Section], catch_all_slug: str) -> tuple[list[Section], Placed | None, str | None]:

@@ -24,8 +24,8 @@ from digest.config import Settings
 from digest.errors import TemplateError
 from digest.feeds.clean import add_utm
 from digest.i18n import dates, install, translations
-from digest.models import Article, Issue, Placed, Rendered, Stage
-from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, clip, plural, shorten
+from digest.models import Article, Issue, Placed, Rendered, Section, Stage, Window
+from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, clip, plural, shorten, subject_fields
 
 # Personal parts are placeholders in the rendered issue, substituted per recipient at send time.
 
@@ -120,6 +120,7 @@ def _context(issue: Issue, settings: Settings, html: bool) -> dict[str, Any]:
         "sections": [s for s in issue.sections if s.items or s.more],
         "lead": issue.lead,
         "intro": issue.intro,
+        "cut_to": ", ".join(issue.cut_to),
         "date_line": date_line(issue, language, zone),
         "preheader": preheader(issue),
         "web_url": web_url,
@@ -169,6 +170,15 @@ def own_css(settings: Settings | None) -> str:
         if path.exists():
             return _css(path, path.stat().st_mtime)
     return ""
+
+
+def warm_render() -> None:
+    """Load the inliner and compile its CSS tokenizer ahead of the first render.
+
+    A cold render spends ~150 ms importing premailer (and requests, cssutils, lxml) and ~40 ms compiling
+    cssutils' patterns on the first style it parses; the build does this while the feeds are parsed elsewhere.
+    """
+    inline_css('<html><head></head><body><p style="margin:0">.</p></body></html>', "p{color:#000}")
 
 
 def inline_css(html: str, css: str) -> str:
@@ -271,11 +281,33 @@ def _degrade(issue: Issue, count: int = 1) -> Issue | None:
 SUBJECT_WARN = 150
 
 
+def subject_line(settings: Settings, issue_id: str, window: Window, sections: list[str]) -> str:
+    """newsletter.subject filled in: {title}, {date}, {issue}, and {sections}, the titles of the sections the
+    copy holds (a variant names only the reader's themes)."""
+    cfg = settings.model.newsletter
+    date = dates.long_day(window.end, cfg.language, ZoneInfo(cfg.timezone))
+    return cfg.subject.format(title=cfg.title, date=date, issue=issue_id, sections=", ".join(sections))
+
+
+def shown_sections(issue: Issue) -> list[Section]:
+    """The sections the email shows: those holding an article, or the lead story."""
+    return [s for s in issue.sections if s.items or s.more or (issue.lead is not None and issue.lead_section == s.slug)]
+
+
+def _name_sections(issue: Issue, settings: Settings) -> Issue:
+    """The subject again when it names the sections: corrections and cuts change which ones the copy holds."""
+    if "sections" not in subject_fields(settings.model.newsletter.subject):
+        return issue
+    titles = [s.title for s in shown_sections(issue)]
+    return replace(issue, subject=subject_line(settings, issue.id, issue.window, titles))
+
+
 def render(issue: Issue, settings: Settings) -> tuple[Issue, Rendered]:
     """Render an issue; past the size budget, turn cards into headlines until it fits. One path for all.
 
     Returns the issue as rendered (a new value, with any headlines and warnings) and the rendering."""
     budget = settings.model.issue.size_budget
+    issue = _name_sections(issue, settings)
     html = _compile(issue, settings)
     degraded = False
     first_size = len(html.encode())

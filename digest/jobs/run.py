@@ -28,16 +28,34 @@ class JobResult:
     lines: list[str] = field(default_factory=list)
     summary: Summary | None = None
     notes: list[str] = field(default_factory=list)  # archive and report problems: worth a warning, not a failure
+    bounces: list[str] = field(default_factory=list)  # what the bounce mailbox said before the send
+
+
+def fetch_bounces(settings: Settings, state: State, now: datetime) -> tuple[list[str], str | None]:
+    """Read the bounce mailbox, when there is one: (lines for the report, a note when it could not be read)."""
+    secret = settings.secret()
+    if settings.model.bounces.imap is None or secret is None:  # without the secret the send says so itself
+        return [], None
+    from digest.subscribers import mailbox
+
+    try:
+        outcome = mailbox.fetch(settings, state, mailbox.policy_of(settings, secret), now)
+    except DigestError as error:
+        return [], f"the bounce mailbox was not read: {error}"
+    changes = [f"  now {status}: {address}" for address, status in outcome.changes]
+    return [f"Bounce mailbox: {outcome.summary()}", *changes], None
 
 
 def run_job(settings: Settings, state: State, now: datetime, console: Console | None = None) -> JobResult:
-    """Build + send the current period's issue; archive it when sent; mail the editors a health report."""
+    """Read the bounce mailbox (so that this issue skips who bounced or complained), build + send the current
+    period's issue; archive it when sent; mail the editors a health report."""
+    bounce_lines, bounce_note = fetch_bounces(settings, state, now)
     try:
         summary = send_issue(settings, state, now, console=console)
     except SendBusy:
         raise  # another run is at work and will report: this one did nothing, and nothing failed
     except DigestError as error:
-        _report(settings, state, now, f"the run failed: {error}", [], None)
+        _report(settings, state, now, f"the run failed: {error}", [], None, bounce_lines)
         raise
     lines = describe(summary)
     if summary.nothing_to_do:
@@ -56,13 +74,19 @@ def run_job(settings: Settings, state: State, now: datetime, console: Console | 
             write_archive(settings, state)
         except OSError as error:
             result.notes.append(f"the archive could not be written to {settings.archive_dir}: {error}")
-    note = _report(settings, state, now, result.outcome, result.lines, frozen.record if frozen else None)
-    if note:
-        result.notes.append(note)
+    note = _report(settings, state, now, result.outcome, result.lines, frozen.record if frozen else None, bounce_lines)
+    result.notes += [n for n in (bounce_note, note) if n]
+    result.bounces = bounce_lines
     return result
 
 
 def _report(
-    settings: Settings, state: State, now: datetime, outcome: str, lines: list[str], record: IssueRecord | None
+    settings: Settings,
+    state: State,
+    now: datetime,
+    outcome: str,
+    lines: list[str],
+    record: IssueRecord | None,
+    bounce_lines: list[str] | None = None,
 ) -> str | None:
-    return send_report(settings, compose(settings, state, now, outcome, lines, record))
+    return send_report(settings, compose(settings, state, now, outcome, lines, record, bounce_lines))

@@ -111,21 +111,48 @@ class Scheduler(threading.Thread):
         self.stopping.set()
 
     def run(self) -> None:
+        while not self.stopping.is_set():
+            due = self.next_time(datetime.now(UTC))
+            self.report(f"next run of the weekly job: {due.isoformat()}")
+            if not self._wait_fetching_bounces(due):
+                return
+            self._run_job()
+            self.runs += 1
+
+    def _wait_fetching_bounces(self, due: datetime) -> bool:
+        """Wait until `due`, reading the bounce mailbox every bounces.imap.every_minutes meanwhile (a complaint
+        is heard within the hour, not at the next issue); False when stopped."""
+        imap = self.settings.model.bounces.imap
+        every = imap.every_minutes * 60 if imap is not None else None
+        while (left := (due - datetime.now(UTC)).total_seconds()) > 0:
+            if self.stopping.wait(min(left, every) if every else left):
+                return False
+            if every and (due - datetime.now(UTC)).total_seconds() > 0:
+                self._fetch_bounces()
+        return not self.stopping.is_set()
+
+    def _fetch_bounces(self) -> None:
+        from digest.jobs.run import fetch_bounces
+        from digest.store.db import State
+
+        try:
+            with State(self.settings.state_target) as state:
+                lines, note = fetch_bounces(self.settings, state, datetime.now(UTC))
+        except Exception as error:  # a long-running server must outlive one bad fetch
+            lines, note = [], f"the bounce mailbox fetch crashed: {type(error).__name__}: {error}"
+        for line in [*lines, *([note] if note else [])]:
+            self.report(line.strip())
+
+    def _run_job(self) -> None:
         from digest.errors import DigestError
         from digest.jobs.run import run_job
         from digest.store.db import State
 
-        while not self.stopping.is_set():
-            due = self.next_time(datetime.now(UTC))
-            self.report(f"next run of the weekly job: {due.isoformat()}")
-            if self.stopping.wait(max(0.0, (due - datetime.now(UTC)).total_seconds())):
-                return
-            try:
-                with State(self.settings.state_target) as state:
-                    result = run_job(self.settings, state, datetime.now(UTC).replace(microsecond=0))
-                self.report(f"weekly job: {result.outcome}")
-            except DigestError as error:
-                self.report(f"weekly job failed: {error}")
-            except Exception as error:  # a long-running server must outlive one bad run
-                self.report(f"weekly job crashed: {type(error).__name__}: {error}")
-            self.runs += 1
+        try:
+            with State(self.settings.state_target) as state:
+                result = run_job(self.settings, state, datetime.now(UTC).replace(microsecond=0))
+            self.report(f"weekly job: {result.outcome}")
+        except DigestError as error:
+            self.report(f"weekly job failed: {error}")
+        except Exception as error:  # a long-running server must outlive one bad run
+            self.report(f"weekly job crashed: {type(error).__name__}: {error}")

@@ -1,7 +1,8 @@
 """The message subscribers receive: built once per issue, then one cheap copy per recipient.
 
 The MIME body is encoded once with placeholders; each recipient's copy substitutes its own To,
-Message-ID and unsubscribe URL into the encoded bytes, and is DKIM-signed when a key is configured.
+Message-ID, delivery token (`X-Digest-Delivery`, which ties a bounce back to this copy) and unsubscribe URL
+into the encoded bytes, and is DKIM-signed when a key is configured.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from markupsafe import escape
 from digest.config import Config, Settings
 from digest.errors import ConfigError
 from digest.models import Rendered
+from digest.subscribers.delivery_token import HEADER as DELIVERY_HEADER
 from digest.util import UNSUBSCRIBE_PLACEHOLDER, safe_name
 
 
@@ -147,8 +149,15 @@ class Prepared:
         )
 
     def for_recipient(
-        self, address: str, unsubscribe_url: str, date: datetime, name: str = "", message_id: str | None = None
+        self,
+        address: str,
+        unsubscribe_url: str,
+        date: datetime,
+        name: str = "",
+        message_id: str | None = None,
+        delivery: str | None = None,
     ) -> bytes:
+        """One subscriber's copy; `delivery` is its delivery token (none in a test send)."""
         mid = message_id or f"<{uuid.uuid4().hex}@{self.domain}>"
         unsubscribe = f"<{unsubscribe_url}>" + (f", <mailto:{self.mailto}?subject=unsubscribe>" if self.mailto else "")
         head = b"".join(
@@ -158,6 +167,7 @@ class Prepared:
                 self.fixed[1],
                 _composed("Date", format_datetime(date)),
                 _composed("Message-ID", mid),
+                _composed(DELIVERY_HEADER, delivery) if delivery else b"",
                 self.fixed[2],
                 _composed("List-Unsubscribe", unsubscribe),
                 _composed("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
@@ -181,6 +191,7 @@ def _sign(message: bytes, selector: bytes, domain: bytes, key: bytes) -> bytes:
         b"subject",
         b"date",
         b"message-id",
+        b"x-digest-delivery",  # signed, so that nobody can pass a bounce of theirs for one of ours
         b"list-id",
         b"list-unsubscribe",
         b"list-unsubscribe-post",

@@ -6,6 +6,8 @@ How delivery keeps "exactly once" across kills and retries is told in digest/mai
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,6 +16,9 @@ from rich.console import Console
 from digest.config import Settings
 from digest.errors import SecretMissing, SendRefused
 from digest.feeds import clean
+from digest.issue import variants
+from digest.issue.variants import WHOLE
+from digest.mail import copies
 from digest.mail.delivery.claims import worker_name
 from digest.mail.delivery.ledger import Ledger
 from digest.mail.delivery.lock import SendLock, send_lock
@@ -25,6 +30,7 @@ from digest.mail.summary import Summary
 from digest.models import DeliveryStatus, IssueStatus, Recipient, SubscriberStatus
 from digest.store import articles, claims, deliveries, issues
 from digest.store import subscribers as subscriber_rows
+from digest.store import variants as variant_rows
 from digest.store.db import State, iso
 from digest.store.issues import Frozen
 from digest.util import plural
@@ -39,9 +45,12 @@ class Approved:
 
 @dataclass(frozen=True)
 class Built:
-    """The issue for `now`, built by the send itself (and frozen as 'sending', unless nothing is to be stored)."""
+    """The issue for `now`, built by the send itself (and frozen as 'sending' with the variants its readers
+    need, unless nothing is to be stored)."""
 
     frozen: Frozen
+    renders: int = 1  # the whole issue's, and each variant's
+    keys: dict[str | None, int] | None = None  # when nothing is stored: readers per variant key, for a dry run
 
 
 @dataclass(frozen=True)
@@ -99,12 +108,16 @@ def choose_issue(settings: Settings, state: State, now: datetime, store: bool, t
             f"(issue.min_articles = {settings.model.issue.min_articles}), so it is not sent"
         )
     record = built.record()
+    readers = variants.needed(built.issue, state)
     if store:
-        issues.freeze(state, ident, built.issue.window, built.rendered, record, status=IssueStatus.SENDING)
+        cut = variants.render_variants(built.issue, readers, settings)
+        with state.transaction():
+            issues.freeze(state, ident, built.issue.window, built.rendered, record, status=IssueStatus.SENDING)
+            variants.freeze(state, ident, cut)
         frozen = issues.get(state, ident)
         assert frozen is not None
-        return Built(frozen)
-    return Built(Frozen(ident, built.issue.window, IssueStatus.BUILT, built.rendered, record))
+        return Built(frozen, renders=1 + len(cut))
+    return Built(Frozen(ident, built.issue.window, IssueStatus.BUILT, built.rendered, record), keys=readers)
 
 
 def _refuse_a_clock_behind(settings: Settings, state: State, now: datetime) -> None:
@@ -166,7 +179,15 @@ def send_issue(
         if isinstance(chosen, NothingToSend):
             return Summary(issue_id="", nothing_to_do=chosen.reason, dry_run=True)
         summary = Summary(issue_id=chosen.frozen.id, subject=chosen.frozen.rendered.subject, dry_run=True)
-        summary.to_send = len(recipients(state, chosen.frozen.id, summary))
+        todo = recipients(state, chosen.frozen.id, summary)
+        if isinstance(chosen, Built) and chosen.keys is not None:  # built, not frozen: these would be
+            would = {key for key in chosen.keys if key}
+            summary.renders = 1 + len(would)
+        else:
+            would = set(variant_rows.of_issue(state, chosen.frozen.id))
+        todo = copies.assign(todo, chosen.frozen, would, summary)
+        summary.to_send = len(todo)
+        summary.variants = _per_variant(chosen.frozen, Counter(who.variant or WHOLE for who in todo))
         return summary
     assert secret is not None
     if state.engine != "sqlite":
@@ -194,12 +215,16 @@ def _choose_and_deliver(
         if chosen.frozen.status != IssueStatus.SENDING:
             issues.set_status(state, chosen.frozen.id, IssueStatus.SENDING)
         claims.enqueue(state, chosen.frozen.id)
+    renders = chosen.renders if isinstance(chosen, Built) else 0
     if workers > 1:
         from digest.mail.delivery.workers import run_workers
 
         summary = run_workers(settings, state, chosen.frozen, workers, console)
+        summary.renders = renders
     else:
-        summary = deliver_issue(settings, state, chosen.frozen, secret, console, shared=state.engine != "sqlite")
+        summary = deliver_issue(
+            settings, state, chosen.frozen, secret, console, shared=state.engine != "sqlite", renders=renders
+        )
     summary.drift = drift
     return summary
 
@@ -219,13 +244,41 @@ def _drift(
     return warnings
 
 
+def _per_variant(frozen: Frozen, counts: Mapping[str, int]) -> dict[str, int]:
+    names = copies.labels(frozen, list(counts))
+    return {names[key]: count for key, count in sorted(counts.items(), key=lambda kv: (kv[0] != WHOLE, kv[0]))}
+
+
+def _assigner(frozen: Frozen, keys: Collection[str], summary: Summary) -> Callable[[list[Recipient]], list[Recipient]]:
+    """Each claimed reader's copy (mail/copies.py), chosen as the feeder claims them."""
+    nothing: set[int] = set()  # a reader let go may be queued and claimed again by a later look: counted once
+
+    def assign(batch: list[Recipient]) -> list[Recipient]:
+        counted = Summary(issue_id=frozen.id)
+        kept = copies.assign(batch, frozen, keys, counted)
+        ids = {who.id for who in kept}
+        nothing.update(who.id for who in batch if who.id not in ids)
+        summary.nothing_for_you = len(nothing)
+        summary.late_choice += counted.late_choice
+        return kept
+
+    return assign
+
+
 def deliver_issue(
-    settings: Settings, state: State, frozen: Frozen, secret: bytes, console: Console | None, shared: bool
+    settings: Settings,
+    state: State,
+    frozen: Frozen,
+    secret: bytes,
+    console: Console | None,
+    shared: bool,
+    renders: int = 0,
 ) -> Summary:
-    """One worker's part of the issue: claim recipients from the ledger and send until nothing is left.
-    `shared`: other processes may send the issue too, so the rate limits are kept in the database."""
+    """One worker's part of the issue: claim recipients from the ledger, each with their copy, and send until
+    nothing is left. `shared`: other processes may send the issue too, so the rate limits are kept in the
+    database."""
     cfg = settings.model.smtp
-    summary = Summary(issue_id=frozen.id, subject=frozen.rendered.subject)
+    summary = Summary(issue_id=frozen.id, subject=frozen.rendered.subject, renders=renders)
     claims.enqueue(state, frozen.id)
     tally = claims.tally(state, frozen.id)
     summary.already, summary.failed_before, summary.inactive = tally.sent, tally.failed, tally.inactive
@@ -234,6 +287,9 @@ def deliver_issue(
     started, cpu = time.perf_counter(), time.process_time()
     if tally.to_send:
         prepared = prepare(settings, frozen.rendered)
+        # Each copy is encoded once, like the whole issue: a reader's copy is then only substitutions.
+        frozen_variants = variant_rows.of_issue(state, frozen.id)
+        cut = {key: prepare(settings, variant.rendered) for key, variant in frozen_variants.items()}
         limiter: RateLimiter
         if shared:
             limiter = SharedRateLimiter(state, cfg.rate_per_second, cfg.rate_per_hour)
@@ -241,10 +297,11 @@ def deliver_issue(
             limiter = RateLimiter(
                 cfg.rate_per_second, cfg.rate_per_hour, sent_in_last_hour(state) if cfg.rate_per_hour else []
             )
-        ledger = Ledger(state, frozen.id, cfg.bounce_after, worker)
+        ledger = Ledger(state, frozen.id, cfg.bounce_after, worker, settings.model.bounces.soft_limit)
+        assign = _assigner(frozen, set(frozen_variants), summary)
         try:
             first = connect(settings)  # fail before any thread starts when the relay cannot be reached at all
-            sender = Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary)
+            sender = Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary, cut, assign)
             sender.run(state, tally.to_send, first, console, cfg.lease)
         finally:
             ledger.close()
@@ -259,6 +316,7 @@ def finish(state: State, frozen: Frozen, summary: Summary, worker: str = "") -> 
     """Count what is left; the issue is sent when nothing is, here or with another worker."""
     left = claims.left(state, frozen.id, worker)
     summary.left, summary.elsewhere = left.unclaimed, left.with_others
+    summary.variants = _per_variant(frozen, variant_rows.sent_per_variant(state, frozen.id))
     if summary.complete and not summary.elsewhere:
         issues.set_status(state, frozen.id, IssueStatus.SENT, recipients=deliveries.count_sent(state, frozen.id))
         ids, keys = _article_keys(frozen)

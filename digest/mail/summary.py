@@ -34,6 +34,10 @@ class Summary:
     nothing_to_do: str | None = None  # empty issue, already sent: a sentence, and no message went out
     drift: list[str] = field(default_factory=list)  # approved articles renamed or gone from their feeds since
     dry_run: bool = False
+    nothing_for_you: int = 0  # readers every section of whose choice is empty in this issue: sent nothing
+    late_choice: int = 0  # readers whose choice had no frozen variant (chosen after approval): the whole issue
+    renders: int = 0  # renders this send made (the whole issue and its variants; none for an approved issue)
+    variants: dict[str, int] = field(default_factory=dict)  # each copy's label → readers the relay accepted it for
 
     @property
     def complete(self) -> bool:
@@ -53,7 +57,8 @@ def describe(summary: Summary) -> list[str]:
         return [
             f"dry run: issue {summary.issue_id} ({summary.subject!r}) would go to {summary.to_send} subscriber"
             f"{'s' if summary.to_send != 1 else ''}; {summary.already} already have it, {summary.inactive} "
-            "unsubscribed or bounced; nothing was sent"
+            "unsubscribed or bounced; nothing was sent",
+            *_choices(summary),
         ]
     rate = f" ({summary.sent / summary.elapsed:.0f} messages/s)" if summary.elapsed > 0 and summary.sent else ""
     skipped = summary.already + summary.failed_before + summary.inactive
@@ -73,6 +78,7 @@ def describe(summary: Summary) -> list[str]:
         lines.append(f"worker {lost}; the copies it held went to the other workers once its claims ran out")
     if summary.elsewhere:
         lines.append(f"other workers hold {plural(summary.elsewhere, 'copy', 'copies')} of this issue and finish it")
+    lines.extend(_choices(summary))
     if summary.reconnects:
         lines.append(f"the connection to the relay dropped {summary.reconnects} times and was reopened")
     lines.extend(f"warning: {warning}" for warning in summary.drift)
@@ -88,4 +94,23 @@ def describe(summary: Summary) -> list[str]:
         lines.append(f"stopped with {summary.left} still to send: {summary.stopped}")
     elif summary.complete:
         lines.append(f"issue {summary.issue_id} is sent")
+    return lines
+
+
+def _choices(summary: Summary) -> list[str]:
+    """What the readers' themes did: copies per variant, readers with nothing this week, late choices."""
+    lines = []
+    if summary.variants and set(summary.variants) != {"the whole issue"}:
+        per = "; ".join(f"{name} {count}" for name, count in summary.variants.items())
+        lines.append(f"copies per variant: {per} ({plural(summary.renders, 'render')} in this send)")
+    if summary.nothing_for_you:
+        lines.append(
+            f"{plural(summary.nothing_for_you, 'reader')} got nothing, as every theme they chose is empty in this "
+            "issue (nothing for you this week)"
+        )
+    if summary.late_choice:
+        lines.append(
+            f"{plural(summary.late_choice, 'reader')} chose their themes after the issue was frozen and got the "
+            "whole issue (approve again to cut it for them)"
+        )
     return lines

@@ -53,26 +53,32 @@ def claim(state: State, issue_id: str, worker: str, count: int, lease: float) ->
     """Take up to `count` rows no live worker holds, for `lease` seconds."""
     d = state.dialect
     with state.transaction():
+        # The rows are picked once, in a materialized CTE: as a subquery of the UPDATE, PostgreSQL may rescan
+        # it for every row (a nested-loop semi-join), each scan skipping the rows the last one locked, and so
+        # take the whole issue instead of `count` rows.
         taken = state.execute(
-            f"""UPDATE deliveries SET worker = ?, lease_until = {d.epoch} + ?
-                WHERE issue_id = ? AND subscriber_id IN (
+            f"""WITH picked AS MATERIALIZED (
                   SELECT d.subscriber_id FROM deliveries d
                   WHERE d.issue_id = ? AND d.status IN ({_marks(CLAIMABLE)})
                     AND (d.lease_until IS NULL OR d.lease_until < {d.epoch}) AND {_ACTIVE}
                   LIMIT ?{d.skip_locked})
-                RETURNING subscriber_id, status, attempts""",
-            (worker, lease, issue_id, issue_id, *CLAIMABLE, SubscriberStatus.ACTIVE, count),
+                UPDATE deliveries SET worker = ?, lease_until = {d.epoch} + ?
+                WHERE issue_id = ? AND subscriber_id IN (SELECT subscriber_id FROM picked)
+                RETURNING subscriber_id, status, attempts, variant""",
+            (issue_id, *CLAIMABLE, SubscriberStatus.ACTIVE, count, worker, lease, issue_id),
         ).fetchall()
         if not taken:
             return []
         ids = [row[0] for row in taken]
         people = {
-            row[0]: (row[1], row[2])
-            for row in state.execute(f"SELECT id, email, name FROM subscribers WHERE id IN ({_marks(ids)})", ids)
+            row[0]: (row[1], row[2], row[3])
+            for row in state.execute(
+                f"SELECT id, email, name, themes FROM subscribers WHERE id IN ({_marks(ids)})", ids
+            )
         }
     taken.sort(key=lambda row: row[0])
     return [
-        Claimed(Recipient(row[0], *people[row[0]], row[2] or 0), DeliveryStatus(row[1]))
+        Claimed(Recipient(row[0], *people[row[0]][:2], row[2] or 0, people[row[0]][2], row[3]), DeliveryStatus(row[1]))
         for row in taken
         if row[0] in people
     ]
@@ -98,14 +104,25 @@ def release(state: State, issue_id: str, worker: str) -> None:
     )
 
 
-def mark(state: State, issue_id: str, subscriber_id: int, worker: str, status: DeliveryStatus, message_id: str) -> bool:
-    """Move a claimed row on (SENDING, COMMITTING), only while the claim is this worker's and the reader is
-    active; False when either is no longer so."""
+def mark(
+    state: State,
+    issue_id: str,
+    subscriber_id: int,
+    worker: str,
+    status: DeliveryStatus,
+    message_id: str,
+    variant: str | None = None,
+) -> bool:
+    """Move a claimed row on (SENDING, COMMITTING), with the variant of its copy (None keeps the one recorded),
+    only while the claim is this worker's and the reader is active; False when either is no longer so."""
     cursor = state.execute(
-        f"""UPDATE deliveries SET status = ?, message_id = ?, updated_at = ?
+        f"""UPDATE deliveries SET status = ?, message_id = ?, updated_at = ?, variant = COALESCE(?, variant)
             WHERE issue_id = ? AND subscriber_id = ? AND worker = ? AND {_ACTIVE.replace("d.", "deliveries.")}""",
-        (DeliveryStatus(status), message_id, utcnow_iso(), issue_id, subscriber_id, worker, SubscriberStatus.ACTIVE),
-    )
+        (
+            DeliveryStatus(status), message_id, utcnow_iso(), variant, issue_id, subscriber_id, worker,
+            SubscriberStatus.ACTIVE,
+        ),
+    )  # fmt: skip
     return cursor.rowcount > 0
 
 
@@ -115,6 +132,17 @@ def drop_unsent(state: State, issue_id: str, subscriber_id: int, worker: str) ->
         "DELETE FROM deliveries WHERE issue_id = ? AND subscriber_id = ? AND worker = ? AND status = ?",
         (issue_id, subscriber_id, worker, Q),
     )
+
+
+def drop_queued(state: State, issue_id: str, subscriber_ids: Sequence[int], worker: str) -> None:
+    """Readers who get nothing this week (every theme they chose is empty in this issue): no row, as for a send
+    on one machine, so that a choice changed before a later run of the send is heard."""
+    if subscriber_ids:
+        state.execute(
+            f"""DELETE FROM deliveries WHERE issue_id = ? AND worker = ? AND status = ?
+                AND subscriber_id IN ({_marks(subscriber_ids)})""",
+            (issue_id, worker, Q, *subscriber_ids),
+        )
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,8 @@ class State:
         with self._migrating():
             self.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, applied_at TEXT)")
             done = {row[0] for row in self.execute("SELECT number FROM migrations").fetchall()}
-            for migration in MIGRATIONS:
+            # in number order, whatever order the tuple lists them in (a branch may land a lower number later)
+            for migration in sorted(MIGRATIONS, key=lambda m: m.number):
                 if migration.number in done:
                     continue
                 with self.transaction():

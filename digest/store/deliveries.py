@@ -19,22 +19,27 @@ def record(
     tried: int,
     message_id: str | None,
     error: str | None,
+    variant: str | None = None,
 ) -> None:
-    """Write the row's new status; `tried` adds to its attempts, a missing message id keeps the one it had."""
+    """Write the row's new status; `tried` adds to its attempts, a missing message id or variant keeps the one
+    it had."""
     state.execute(
-        """INSERT INTO deliveries (issue_id, subscriber_id, status, attempts, message_id, error, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
+        """INSERT INTO deliveries (issue_id, subscriber_id, status, attempts, message_id, error, updated_at,
+             variant)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT(issue_id, subscriber_id) DO UPDATE SET status = excluded.status,
              attempts = deliveries.attempts + ?, message_id = COALESCE(excluded.message_id,
-             deliveries.message_id), error = excluded.error, updated_at = excluded.updated_at""",
-        (issue_id, subscriber_id, status, tried, message_id, error, utcnow_iso(), tried),
+             deliveries.message_id), error = excluded.error, updated_at = excluded.updated_at,
+             variant = COALESCE(excluded.variant, deliveries.variant)""",
+        (issue_id, subscriber_id, status, tried, message_id, error, utcnow_iso(), variant, tried),
     )
 
 
 def of_issue(state: State, issue_id: str) -> Iterator[tuple[Recipient, SubscriberStatus, DeliveryStatus | None]]:
-    """Every subscriber with its status and how far this issue's copy got (None: not tried yet)."""
+    """Every subscriber with its status and how far this issue's copy got (None: not tried yet), with the
+    reader's themes and the variant an earlier run of this send gave them."""
     rows = state.rows(
-        """SELECT s.id, s.email, s.name, s.status, d.status AS done, d.attempts
+        """SELECT s.id, s.email, s.name, s.status, s.themes, d.status AS done, d.attempts, d.variant
            FROM subscribers s LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.issue_id = ?
            ORDER BY s.id""",
         (issue_id,),
@@ -42,7 +47,7 @@ def of_issue(state: State, issue_id: str) -> Iterator[tuple[Recipient, Subscribe
     for row in rows:
         done = DeliveryStatus(row["done"]) if row["done"] else None
         yield (
-            Recipient(row["id"], row["email"], row["name"], row["attempts"] or 0),
+            Recipient(row["id"], row["email"], row["name"], row["attempts"] or 0, row["themes"], row["variant"]),
             SubscriberStatus(row["status"]),
             done,
         )

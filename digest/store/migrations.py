@@ -117,6 +117,48 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        7,
+        "an issue cut to each reader's themes: its variants frozen beside it, and which one each reader got",
+        (
+            "ALTER TABLE deliveries ADD COLUMN variant TEXT",
+            """CREATE TABLE issue_variants (
+                issue_id TEXT NOT NULL,
+                variant TEXT NOT NULL,
+                label TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                preheader TEXT NOT NULL,
+                html TEXT NOT NULL,
+                text TEXT NOT NULL,
+                degraded INTEGER NOT NULL DEFAULT 0,
+                articles INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (issue_id, variant)
+            )""",
+        ),
+    ),
+    Migration(
+        6,
+        "bounce reports and webhooks: the issue and status code of each bounce, what it changed, events seen once",
+        (
+            "ALTER TABLE bounces ADD COLUMN issue_id TEXT",
+            "ALTER TABLE bounces ADD COLUMN status TEXT",
+            "ALTER TABLE bounces ADD COLUMN changed_to TEXT",
+            "CREATE INDEX bounces_issue ON bounces(issue_id)",
+            """CREATE TABLE bounce_events (
+                source TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                PRIMARY KEY (source, event_id)
+            )""",
+            """CREATE TABLE mailbox_marks (
+                mailbox TEXT PRIMARY KEY,
+                uidvalidity INTEGER NOT NULL,
+                last_uid INTEGER NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
         8,
         "several send workers on one issue: claims of recipients with a lease, and a rate shared by every worker",
         (

@@ -197,7 +197,8 @@ def _pool(url: str) -> ConnectionPool[Any]:
 
 
 @atexit.register
-def _close_pools() -> None:
+def close_pools() -> None:
+    """Close every pool of this process (at exit; or when it is done with its databases, as a test is)."""
     with _pools_lock:
         for pool in _pools.values():
             with contextlib.suppress(Exception):

@@ -1,4 +1,4 @@
-"""The subscriber list and the bounces recorded against it."""
+"""The subscriber list (the bounces recorded against it: bounces.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from digest.models import BounceKind, Subscriber, SubscriberStatus
+from digest.models import Subscriber, SubscriberStatus
 from digest.store.db import State, utcnow_iso
 
 CHUNK = 500  # keys per IN (...) list
@@ -64,6 +64,14 @@ def any_active(state: State) -> bool:
     return state.one("SELECT 1 FROM subscribers WHERE status = ? LIMIT 1", (SubscriberStatus.ACTIVE,)) is not None
 
 
+def choices(state: State) -> dict[str, int]:
+    """How many active readers hold each choice of themes, as stored ('' is everything)."""
+    rows = state.rows(
+        "SELECT themes, COUNT(*) FROM subscribers WHERE status = ? GROUP BY themes", (SubscriberStatus.ACTIVE,)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
 def insert(state: State, email: str, name: str, language: str, themes: str) -> None:
     now = utcnow_iso()
     state.execute(
@@ -106,25 +114,6 @@ def forget(state: State, subscriber_id: int) -> None:
         state.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (subscriber_id,))
         state.execute("DELETE FROM bounces WHERE subscriber_id = ?", (subscriber_id,))
         state.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,))
-
-
-# bounces
-
-
-def add_bounce(state: State, subscriber_id: int, kind: BounceKind, source: str, code: int | None, detail: str) -> None:
-    state.execute(
-        "INSERT INTO bounces (subscriber_id, kind, source, code, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (subscriber_id, BounceKind(kind), source, code, detail, utcnow_iso()),
-    )
-
-
-def count_failure(state: State, subscriber_id: int) -> int:
-    """One more hard failure against the address; returns how many it has now."""
-    state.execute(
-        "UPDATE subscribers SET failures = failures + 1, updated_at = ? WHERE id = ?", (utcnow_iso(), subscriber_id)
-    )
-    row = state.one("SELECT failures FROM subscribers WHERE id = ?", (subscriber_id,))
-    return int(row[0]) if row else 0
 
 
 # importing a list: lines already read are kept in a temporary table, so a file of any size takes the same memory

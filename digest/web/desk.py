@@ -18,16 +18,20 @@ from pathlib import Path
 
 from digest.config import Settings, load_config
 from digest.errors import ConfigError, CorrectionsError, DigestError, IssueLocked
-from digest.issue import corrections
+from digest.feeds.page import read_article_page
+from digest.issue import corrections, variants
 from digest.issue.approve import approve
+from digest.issue.corrections import Added
 from digest.issue.edits import apply_action
 from digest.issue.pipeline import SAMPLE_RECIPIENT, Built, finish, grouped_issue
 from digest.issue.render import personalize, template_dirs
 from digest.mail.smtp import send_test
 from digest.models import Issue, IssueRecord
 from digest.store import issues
+from digest.store import variants as variant_rows
 from digest.store.db import State
 from digest.subscribers.tokens import unsubscribe_url
+from digest.util import plural, shorten
 
 Clock = Callable[[Settings], datetime]
 Stamp = tuple[tuple[str, int, int], ...]
@@ -54,6 +58,30 @@ def _template_files(settings: Settings) -> list[Path]:
         except OSError:
             continue
     return files
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The coming issue as the readers of some sections get it: one of its variants, or nothing this week."""
+
+    key: str | None  # None: every section they chose is empty, so they get nothing
+    label: str  # "Palestine, Labor"
+    subject: str = ""
+    preheader: str = ""
+    html: str = ""
+    text: str = ""
+    degraded: bool = False
+    articles: int = 0
+
+
+@dataclass(frozen=True)
+class Readers:
+    """How many of the list's active readers get one copy of the coming issue (key None: nothing)."""
+
+    key: str | None
+    label: str
+    count: int
+    frozen: bool  # approved with the issue (the whole issue always is)
 
 
 @dataclass
@@ -94,6 +122,7 @@ class Desk:
         self.config_stamp = _stamp([config_path])
         self.render_stamp: Stamp = ()
         self.snapshot: Snapshot | None = None
+        self.cuts: dict[tuple[str, str | None], Cut] = {}  # (version, key) → the variant as last rendered
         self.closed = False  # set on shutdown: the state file is about to close under the serving threads
         self.regather()
 
@@ -247,16 +276,39 @@ class Desk:
 
     def correct(self, form: dict[str, str]) -> str:
         """Apply one correction from the page to the issue's corrections file; return what was done."""
+        added = self._read_page(form) if form.get("action") == "add" else None
         with self.lock:
             self._open()
             if self.grouped is None or self.built is None:
                 raise DigestError("there is no issue to correct yet; fix the error shown at the top of the page")
             ident = self._unlocked()
             found = corrections.load(self.settings, ident)  # a malformed file: its sentence, and nothing written
-            changed, done = apply_action(found, form, self.grouped, self.built.issue)
+            changed, done = apply_action(found, form, self.grouped, self.built.issue, added)
             corrections.save(self.settings, ident, changed)
             self.compose()
             return done
+
+    def _read_page(self, form: dict[str, str]) -> Added:
+        """The facts of the article an editor adds by its URL, read from its page outside the desk's lock: a slow
+        page delays only this answer, never the page for the others."""
+        with self.lock:
+            self._open()
+            self._unlocked()
+            settings = self.settings
+            slugs = [s.slug for s in self.grouped.sections] if self.grouped else []
+        section = form.get("section", "")
+        if section not in slugs:
+            raise DigestError(f"no section {section[:60]!r} in this issue")
+        facts = read_article_page(form.get("url", ""), settings)
+        form["url"] = facts.url
+        return Added(
+            section=section,
+            title=facts.title,
+            teaser=facts.teaser,
+            image=facts.image,
+            published=facts.published,
+            site=facts.site,
+        )
 
     def approve(self) -> str:
         with self.lock:
@@ -267,8 +319,9 @@ class Desk:
             if self.config_error or self.gather_error or self.render_error:
                 raise DigestError("the page shows an error, so it may not show the issue as it is: fix it first")
             done = approve(self.settings, self.built, self.state)
+            cut = f" and {plural(len(done.variants), 'variant')} for readers' themes" if done.variants else ""
             return (
-                f"approved {done.id}: {done.articles} articles, {done.html_bytes:,} bytes; "
+                f"approved {done.id}{cut}: {done.articles} articles, {done.html_bytes:,} bytes; "
                 "`digest send` will send exactly this"
             )
 
@@ -279,3 +332,61 @@ class Desk:
             raise DigestError("there is no rendered issue to send yet")
         subject = send_test(settings, built.rendered, address, datetime.now(UTC))
         return f"test sent to {address}: “{subject}” (no subscriber was mailed, nothing is marked as sent)"
+
+    # the issue as each reader gets it (issue/variants.py)
+
+    def readers(self) -> list[Readers]:
+        """Readers per copy of the coming issue, most first; whether each variant was frozen by the approval."""
+        with self.lock:
+            built, ident = self.built, self.issue_id
+            if built is None or ident is None or self.closed:
+                return []
+            needed = variants.needed(built.issue, self.state)
+            approved = self.status in ("approved", *LOCKED)
+            frozen = set(variant_rows.of_issue(self.state, ident)) if approved else set()
+        shape = variants.shape_of(built.issue)
+        rows = [
+            Readers(key, variants.label(key, shape), count, key == variants.WHOLE or key in frozen)
+            for key, count in needed.items()
+        ]
+        return sorted(rows, key=lambda r: (r.key != variants.WHOLE, r.key is None, -r.count, r.label))
+
+    def cut(self, wanted: list[str]) -> Cut | None:
+        """The coming issue as readers of the `wanted` section slugs get it; None when that is the whole issue.
+        A slug the issue does not have is one sentence (DigestError)."""
+        snap = self.check()
+        built = snap.built
+        if built is None or not wanted:
+            return None
+        shape = variants.shape_of(built.issue)
+        known = {slug.lower(): title for slug, title, _ in shape}
+        unknown = [w for w in wanted if w.lower() not in known]
+        if unknown:
+            raise DigestError(
+                f"{shorten(unknown[0])} is not a section of issue {built.issue.id}; use one of {', '.join(known)}"
+            )
+        key = variants.key_for(variants.choice(wanted), shape)
+        if key == variants.WHOLE:
+            return None
+        if key is None:
+            return Cut(None, ", ".join(known[w.lower()] for w in wanted))
+        with self.lock:
+            found = self.cuts.get((snap.version, key))
+        if found is None:
+            done = variants.render_variant(built.issue, key, snap.settings)
+            sample = unsubscribe_url(snap.settings, 0, SAMPLE_RECIPIENT)
+            found = Cut(
+                key=key,
+                label=done.label,
+                subject=done.rendered.subject,
+                preheader=done.rendered.preheader,
+                html=personalize(done.rendered.html, sample, html=True),
+                text=personalize(done.rendered.text, sample, html=False),
+                degraded=done.rendered.degraded,
+                articles=done.issue.article_count,
+            )
+            with self.lock:
+                # Only the current version's variants are kept: an editor looks at a few at a time.
+                self.cuts = {k: v for k, v in self.cuts.items() if k[0] == snap.version}
+                self.cuts[(snap.version, key)] = found
+        return found

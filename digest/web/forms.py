@@ -47,13 +47,16 @@ def keep_form(scope: Scope, fields: dict[str, str]) -> None:
 
 
 class ReadForm:
-    """ASGI middleware: read and parse each POST's body before routing."""
+    """ASGI middleware: read and parse each POST's body before routing (except under `skip`, a path prefix whose
+    endpoints read bodies of their own, within their own size limit)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, skip: str | None = None) -> None:
         self.app = app
+        self.skip = skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        skipped = self.skip is not None and str(scope.get("path", "")).startswith(self.skip)
+        if scope["type"] == "http" and scope["method"] == "POST" and not skipped:
             try:
                 fields, receive = await read_form(scope, receive)
             except HTTPException as error:  # a malformed multipart body

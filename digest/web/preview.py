@@ -11,7 +11,6 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from email.utils import parseaddr
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -22,12 +21,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.errors import DigestError, IssueLocked
-from digest.web.desk import Desk
+from digest.util import check_address
+from digest.web.desk import Cut, Desk
 from digest.web.forms import form_of
 from digest.web.guard import TEXT_HEADERS, Guard, GuardMiddleware, refusal, serving_guard
-from digest.web.preview_page import render_page
+from digest.web.preview_page import nothing_page, nothing_text, render_page
 
 MAX_BODY = 64 * 1024
+MAX_VARIANT = 500  # characters of ?variant=: a few section slugs
 WATCH_INTERVAL = 0.02  # seconds between looks at the files while a page waits for a change
 LONG_POLL = 15.0  # seconds a page's wait for a change is held open before it asks again
 # The page runs only its own inline script; the email frames run nothing at all.
@@ -52,8 +53,20 @@ class Routes:
         self.desk = desk
         self.guard = guard
 
+    def _cut(self, request: Request) -> tuple[list[str], Cut | None]:
+        """The sections of ?variant= (slugs, given once with commas or repeated) and the copy their readers get."""
+        raw = ",".join(request.query_params.getlist("variant"))
+        if len(raw) > MAX_VARIANT:
+            raise HTTPException(400, f"?variant= holds {len(raw):,} characters; give a few section slugs")
+        wanted = [part.strip() for part in raw.split(",") if part.strip()]
+        try:
+            return wanted, self.desk.cut(wanted)
+        except DigestError as error:
+            raise HTTPException(400, str(error)) from None
+
     def page(self, request: Request) -> Response:
-        html = render_page(self.desk.check(), self.guard.csrf)
+        wanted, cut = self._cut(request)
+        html = render_page(self.desk.check(), self.guard.csrf, cut, self.desk.readers(), wanted)
         return answer(html, "text/html", headers={"Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY"})
 
     async def version(self, request: Request) -> Response:
@@ -67,10 +80,13 @@ class Routes:
         return answer(json.dumps({"version": snap.version}), "application/json")
 
     def email_html(self, request: Request) -> Response:
-        return answer(self.desk.check().html, "text/html", headers={"Content-Security-Policy": EMAIL_CSP})
+        _, cut = self._cut(request)
+        html = self.desk.check().html if cut is None else cut.html or nothing_page(cut.label)
+        return answer(html, "text/html", headers={"Content-Security-Policy": EMAIL_CSP})
 
     def email_text(self, request: Request) -> Response:
-        return answer(self.desk.check().text)
+        _, cut = self._cut(request)
+        return answer(self.desk.check().text if cut is None else cut.text or nothing_text(cut.label))
 
     def manifest(self, request: Request) -> Response:
         record = self.desk.check().record
@@ -92,9 +108,10 @@ class Routes:
 
     def test_send(self, request: Request) -> Response:
         def send() -> str:
-            address = form_of(request).get("address", "").strip()
-            if "@" not in parseaddr(address)[1] or any(c in address for c in "\r\n,;"):
-                raise DigestError(f"{address!r} is not one e-mail address")
+            try:  # the same rule as `digest send --test-to` and every address on the list
+                address = check_address(form_of(request).get("address", ""))
+            except ValueError as error:
+                raise DigestError(str(error)) from None
             return self.desk.test_send(address)
 
         return self._act(send)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from digest.config import Settings
@@ -11,10 +13,11 @@ from digest.errors import DigestError
 from digest.issue import corrections
 from digest.issue.corrections import Corrections
 from digest.issue.edits import section_of
+from digest.issue.render import shown_sections
 from digest.models import ArticleRecord, Issue, IssueRecord, Placed, Stage
 from digest.util import CLIP_BYTES
 from digest.web import pages
-from digest.web.desk import Snapshot
+from digest.web.desk import Cut, Readers, Snapshot
 
 
 def _when(moment: datetime | None, zone: ZoneInfo) -> str:
@@ -44,6 +47,8 @@ def _entry(
         "when": _when(article.published, zone),
         "pinned": corr.lead == ref,
         "moved": ref in corr.move,
+        "promoted": ref in corr.promote,
+        "added": ref in corr.add,
         "rewritten": ref in corr.rewrite,
         "original_title": original.article.title if original else article.title,
         "original_teaser": original.article.teaser if original else article.teaser,
@@ -76,8 +81,44 @@ def _dropped(corr: Corrections, grouped: Issue | None) -> list[dict[str, str | N
     return [{"id": a.id, "title": a.title, "url": a.url} for a in found if a is not None]
 
 
-def page_context(snap: Snapshot, csrf: str) -> dict[str, Any]:
-    """What the page template needs, as plain data."""
+def _left_out(snap: Snapshot) -> list[dict[str, Any]]:
+    """The articles the machine left out (and no editor promoted), each with what the Promote button needs."""
+    issue = snap.built.issue if snap.built else snap.grouped
+    found = issue.left_out if issue else []
+    return [
+        {"id": i.article.id, "title": i.article.title, "url": i.article.url, "feed": i.article.feed, "why": i.why,
+         "best_theme": i.best_theme}
+        for i in found
+    ]  # fmt: skip
+
+
+def nothing_text(label: str) -> str:
+    return f"Readers of {label} get nothing this week: every section they chose is empty in this issue.\n"
+
+
+def nothing_page(label: str) -> str:
+    """What the email frames show for a choice that gets no message this week."""
+    return pages.render("nothing.html.j2", text=nothing_text(label))
+
+
+def _as_reader(cut: Cut | None, readers: list[Readers], wanted: Sequence[str]) -> dict[str, Any]:
+    """The page's parts that follow the copy shown: the whole issue, or what readers of some sections get."""
+    # The frames ask for the same copy: its key, or the sections chosen when they get nothing this week.
+    shown = "" if cut is None else cut.key or ",".join(w.lower() for w in wanted)
+    return {
+        "wanted": [w.lower() for w in wanted],
+        "cut": cut,
+        "variant_query": "&" + urlencode({"variant": shown}) if shown else "",
+        "variant_key": shown,
+        "readers": readers,
+        "readers_total": sum(r.count for r in readers),
+    }
+
+
+def page_context(
+    snap: Snapshot, csrf: str, cut: Cut | None = None, readers: list[Readers] | None = None, wanted: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What the page template needs, as plain data; with `cut`, the header and the text show that copy."""
     settings = snap.settings
     zone = ZoneInfo(settings.model.newsletter.timezone)
     record = snap.record
@@ -88,7 +129,7 @@ def page_context(snap: Snapshot, csrf: str) -> dict[str, Any]:
     sections, lead = _sections(record, corr, grouped, zone)
     warnings = snap.built.issue.warnings if snap.built else []
     html_bytes = len(snap.html.encode())
-    return {
+    context = {
         "csrf": csrf,
         "version": snap.version,
         "errors": snap.errors,
@@ -116,7 +157,7 @@ def page_context(snap: Snapshot, csrf: str) -> dict[str, Any]:
         "sections": sections,
         "choices": [(s.slug, s.title) for s in grouped.sections] if grouped else [],
         "dropped": _dropped(corr, grouped),
-        "left_out": [item.model_dump() for item in record.left_out] if record else [],
+        "left_out": _left_out(snap),
         "feeds": [feed.model_dump() for feed in record.feeds] if record else [],
         "warnings": [w.text for w in warnings if w.stage is not Stage.CORRECT],
         "gone": [w.text for w in warnings if w.stage is Stage.CORRECT],
@@ -128,8 +169,24 @@ def page_context(snap: Snapshot, csrf: str) -> dict[str, Any]:
         "default_intro": settings.model.newsletter.intro,
         "test_to": settings.model.editors[0] if settings.model.editors else "",
         "text": snap.text,
+        "reader_sections": [(s.slug, s.title) for s in shown_sections(snap.built.issue)] if snap.built else [],
+        **_as_reader(cut, readers or [], list(wanted)),
     }
+    if cut is not None:  # the copy those readers get: its own subject, size and text
+        html_bytes = len(cut.html.encode())
+        context.update(
+            subject=cut.subject,
+            preheader=cut.preheader,
+            html_bytes=html_bytes,
+            percent=round(100 * html_bytes / CLIP_BYTES),
+            degraded=cut.degraded,
+            articles=cut.articles,
+            text=cut.text or nothing_text(cut.label),
+        )
+    return context
 
 
-def render_page(snap: Snapshot, csrf: str) -> str:
-    return pages.render("preview.html.j2", **page_context(snap, csrf))
+def render_page(
+    snap: Snapshot, csrf: str, cut: Cut | None = None, readers: list[Readers] | None = None, wanted: Sequence[str] = ()
+) -> str:
+    return pages.render("preview.html.j2", **page_context(snap, csrf, cut, readers, wanted))

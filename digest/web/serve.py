@@ -1,4 +1,5 @@
-"""The public pages: one-click unsubscribe and the archive, a Starlette app served by uvicorn.
+"""The public pages: one-click unsubscribe, the archive and the bounce webhooks (webhooks.py), a Starlette app
+served by uvicorn.
 
 `POST /unsubscribe/<token>` unsubscribes at once, with no cookie, login or confirmation (RFC 8058 one-click);
 `GET` shows a page with one button that makes the same POST. Forged, altered or outdated tokens change nothing.
@@ -32,6 +33,8 @@ from digest.subscribers import roster
 from digest.subscribers.tokens import token_holder
 from digest.web import pages
 from digest.web.forms import ReadForm
+from digest.web.sns import Certificates
+from digest.web.webhooks import Webhooks
 
 MAX_BODY = 16_384  # the one-click body is 26 bytes
 HEADERS = {
@@ -131,12 +134,15 @@ class PublicSite:
         ]
 
 
-def make_asgi_app(settings: Settings) -> Starlette:
+def make_asgi_app(settings: Settings, sns_certificates: Certificates | None = None) -> Starlette:
     """The ASGI app of the public pages, for `digest serve` or any ASGI server (see the README)."""
     secret = settings.secret()
     if secret is None:
         raise SecretMissing(settings.model.secret_env, "`digest serve`")
     site = PublicSite(settings, secret)
+    webhooks = Webhooks(settings, secret, site.state, site.lock, sns_certificates)
+    if webhooks.enabled():
+        log.info("bounce webhooks: %s", ", ".join(webhooks.enabled()))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -144,8 +150,8 @@ def make_asgi_app(settings: Settings) -> Starlette:
         site.close()
 
     app = Starlette(
-        routes=site.routes(),
-        middleware=[Middleware(ReadForm)],
+        routes=site.routes() + webhooks.routes(),
+        middleware=[Middleware(ReadForm, skip="/webhooks/")],
         exception_handlers={HTTPException: site.not_found},
         lifespan=lifespan,
         max_body_size=MAX_BODY,

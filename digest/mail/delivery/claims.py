@@ -1,5 +1,7 @@
 """One worker's share of an issue: it claims recipients from the shared ledger a batch at a time, keeps its
-leases alive while it lives, and closes its queue when the ledger holds nothing more for it.
+leases alive while it lives, and closes its queue when the ledger holds nothing more for it. Each reader it
+claims gets their copy then (the variant of their themes, or the one a row begun earlier records), and a reader
+with nothing this week is let go.
 
 A worker that dies stops renewing; once its lease runs out the rows it held are claimable again, and a row it
 left 'committing' (its final line may have reached the relay) is named by whoever takes it.
@@ -16,7 +18,7 @@ from collections.abc import Callable
 
 from digest.errors import DigestError
 from digest.mail.delivery.queue import WorkQueue
-from digest.models import DeliveryStatus
+from digest.models import DeliveryStatus, Recipient
 from digest.store import claims
 from digest.store.db import State
 
@@ -65,6 +67,7 @@ class Feeder:
         lease: float,
         in_doubt: Callable[[str], None],
         failed: Callable[[str], None],
+        assign: Callable[[list[Recipient]], list[Recipient]] | None = None,
     ) -> None:
         self.db = state.another("NORMAL")
         self.issue_id = issue_id
@@ -74,6 +77,7 @@ class Feeder:
         self.lease = lease
         self.in_doubt = in_doubt
         self.failed = failed
+        self.assign = assign  # each claimed reader's copy (mail/copies.py); whom it leaves out gets nothing
         self.finished = threading.Event()
         self.thread = threading.Thread(target=self.run, name="send-feeder", daemon=True)
 
@@ -124,5 +128,11 @@ class Feeder:
         for each in got:
             if each.was == DeliveryStatus.COMMITTING:
                 self.in_doubt(each.recipient.email)
-        self.queue.add([each.recipient for each in got])
+        batch = [each.recipient for each in got]
+        if self.assign is not None:
+            kept = self.assign(batch)
+            ids = {who.id for who in kept}
+            claims.drop_queued(self.db, self.issue_id, [w.id for w in batch if w.id not in ids], self.worker)
+            batch = kept
+        self.queue.add(batch)
         return bool(got)

@@ -35,10 +35,11 @@ class Ledger:
     either comes first, and the message is abandoned, or waits the few milliseconds until it is recorded.
     """
 
-    def __init__(self, state: State, issue_id: str, bounce_after: int, worker: str) -> None:
+    def __init__(self, state: State, issue_id: str, bounce_after: int, worker: str, soft_limit: int = 3) -> None:
         self.issue_id = issue_id
         self.bounce_after = bounce_after
         self.worker = worker
+        self.soft_limit = soft_limit
         self.db = state.another("FULL")
         self.marks = state.another("NORMAL")
         self.guard = state.another("FULL") if state.dialect.for_share else None
@@ -52,9 +53,12 @@ class Ledger:
                 state.close()
 
     def claim(self, who: Recipient, message_id: str) -> Claim:
-        """Mark the message in flight, unless the reader left the list or the claim is no longer this worker's."""
+        """Mark the message in flight, and which variant it is, unless the reader left the list or the claim is
+        no longer this worker's."""
         with self.lock:
-            ok = claims.mark(self.marks, self.issue_id, who.id, self.worker, DeliveryStatus.SENDING, message_id)
+            ok = claims.mark(
+                self.marks, self.issue_id, who.id, self.worker, DeliveryStatus.SENDING, message_id, who.variant
+            )
             if ok:
                 return Claim.GO
             if subscriber_rows.status_of(self.marks, who.id) != SubscriberStatus.ACTIVE:
@@ -117,5 +121,8 @@ class Ledger:
             deliveries.record(self.db, self.issue_id, who.id, DeliveryStatus.FAILED, 0, None, error)
             if kind is None:
                 return False
-            changed = record_bounce(self.db, who.id, kind, SMTP, error, self.bounce_after, code)
+            changed = record_bounce(
+                self.db, who.id, kind, SMTP, error, self.bounce_after, code, issue_id=self.issue_id,
+                soft_limit=self.soft_limit,
+            )  # fmt: skip
             return changed is SubscriberStatus.BOUNCED

@@ -10,6 +10,7 @@ import re
 import smtplib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,6 +29,7 @@ from digest.mail.summary import Summary
 from digest.models import BounceKind, Recipient
 from digest.store.db import State
 from digest.subscribers.bounces import smtp_refusal
+from digest.subscribers.delivery_token import make_token, return_path
 from digest.subscribers.tokens import unsubscribe_url
 from digest.util import close_smtp, plural
 
@@ -74,16 +76,21 @@ class Sender:
         ledger: Ledger,
         limiter: RateLimiter,
         summary: Summary,
+        variants: dict[str, Prepared] | None = None,
+        assign: Callable[[list[Recipient]], list[Recipient]] | None = None,
     ) -> None:
         self.settings = settings
         self.smtp = settings.model.smtp
-        self.prepared = prepared
+        self.prepared = prepared  # the whole issue
+        self.variants = variants or {}  # the issue cut to readers' themes, by key (Recipient.variant)
+        self.assign = assign  # sets each claimed reader's variant, leaving out those with nothing this week
         self.issue_id = issue_id
         self.secret = secret
         self.ledger = ledger
         self.limiter = limiter
         self.summary = summary
         self.sender = settings.model.newsletter.sender_address
+        self.return_address = settings.model.bounces.address  # the envelope sender; VERP when it has +{token}
         self.domain = settings.model.newsletter.sender_domain
         self.counts = threading.Lock()
         self.commit = threading.Lock()  # one message at a time between its final "." and the ledger's record
@@ -159,7 +166,9 @@ class Sender:
             self.queue.done()
             return conn
         url = unsubscribe_url(self.settings, who.id, who.email, self.secret)
-        message = self.prepared.for_recipient(who.email, url, datetime.now(UTC), who.name, mid)
+        prepared = self.variants[who.variant] if who.variant else self.prepared
+        token = self._token(who)
+        message = prepared.for_recipient(who.email, url, datetime.now(UTC), who.name, mid, token)
         for _ in range(DISCONNECTS_PER_MESSAGE):
             if conn is None:
                 try:
@@ -168,7 +177,7 @@ class Sender:
                     self.queue.again(who)
                     raise
             try:
-                self._transact(conn, who, mid, message)
+                self._transact(conn, who, mid, message, self._envelope(token))
             except _Abandon as abandoned:
                 conn.close()  # no QUIT: inside DATA it would be read as part of the message
                 if abandoned.outcome is Claim.LEFT:
@@ -196,16 +205,29 @@ class Sender:
         self._refused(who, 421, b"the connection dropped on every try", "DATA")
         return conn
 
-    def _transact(self, conn: smtplib.SMTP, who: Recipient, mid: str, message: bytes) -> None:
+    def _token(self, who: Recipient) -> str | None:
+        """The delivery token of this subscriber's copy (none for an issue id a token cannot hold)."""
+        try:
+            return make_token(self.secret, self.issue_id, who.id)
+        except ValueError:
+            return None
+
+    def _envelope(self, token: str | None) -> str:
+        """The envelope sender: bounces.address (with the token in its +tag: VERP), else the From address."""
+        if not self.return_address:
+            return self.sender
+        return return_path(self.return_address, token) if token else self.return_address.replace("+{token}", "")
+
+    def _transact(self, conn: smtplib.SMTP, who: Recipient, mid: str, message: bytes, envelope: str) -> None:
         """MAIL, RCPT and the message over this connection, alongside the others; then, one connection at a
         time, the final "." and the ledger's record of the relay's answer. A message counts as accepted only
         after its final line, so at most one message is ever accepted and not yet recorded: a kill at any
         moment can mail at most one subscriber twice, whatever smtp.connections is."""
         conn.ehlo_or_helo_if_needed()
-        code, answer = conn.mail(self.sender)
+        code, answer = conn.mail(envelope)
         if code != 250:
             _reset(conn)
-            raise smtplib.SMTPSenderRefused(code, answer, self.sender)
+            raise smtplib.SMTPSenderRefused(code, answer, envelope)
         code, answer = conn.rcpt(who.email)
         if code not in (250, 251):
             _reset(conn)
@@ -237,7 +259,9 @@ class Sender:
         said = text.decode(errors="replace") if isinstance(text, bytes) else text
         reason = f"{code} {said}".strip()
         if code >= 500 and stage == "MAIL":
-            raise _GiveUp(f"the relay refuses the sender address {self.sender}: {reason}; check newsletter.from")
+            key = "bounces.address" if self.return_address else "newsletter.from"
+            sender = self.return_address or self.sender
+            raise _GiveUp(f"the relay refuses the sender address {sender}: {reason}; check {key}")
         if code >= 500:
             # A refused mailbox counts towards 'bounced'; a refusal of the content (5.7.x policy, 5.6.x media,
             # 5.3.x system, a line too long) is about us, not the subscriber (subscribers/bounces.py decides).
@@ -306,7 +330,9 @@ class Sender:
         batch = max(20, 8 * count)  # enough to keep every connection busy while the next batch is claimed
         self.queue = WorkQueue(feeding=True)
         self.queue.low = max(count, batch // 4)
-        feeder = Feeder(state, self.issue_id, self.ledger.worker, self.queue, batch, lease, self._in_doubt, self._lost)
+        feeder = Feeder(
+            state, self.issue_id, self.ledger.worker, self.queue, batch, lease, self._in_doubt, self._lost, self.assign
+        )
         self.workers_alive = count
         threads = [
             threading.Thread(target=self.work, args=(first if n == 0 else None,), name=f"send-{n}", daemon=True)

@@ -30,7 +30,14 @@ from digest.store import claims, deliveries, issues
 from digest.store.db import State
 from digest.store.issues import Frozen
 
-ADDED = ("sent", "retried", "reconnects", "inactive")  # counts each worker keeps of its own part
+ADDED = (
+    "sent",
+    "retried",
+    "reconnects",
+    "inactive",
+    "nothing_for_you",
+    "late_choice",
+)  # counts each worker keeps of its own part
 LISTS = ("failed", "bounced", "put_back", "in_doubt")
 
 
