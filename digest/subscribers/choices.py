@@ -78,7 +78,7 @@ def check_pause(text: str) -> int | None:
     ValueError otherwise."""
     if text == KEEP_PAUSE:
         return None
-    if not text.isdigit() or int(text) > MAX_PAUSE_WEEKS:
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_PAUSE_WEEKS:
         raise ValueError(f"a pause is a number of weeks from 0 to {MAX_PAUSE_WEEKS}, not {text[:20]!r}")
     return int(text)
 
