@@ -95,6 +95,8 @@ def _template(part: bytes) -> Template:
 
 def _line(line: Line, values: tuple[bytes, bytes]) -> bytes:
     pieces, kinds = line
+    if len(kinds) == 1:  # nearly every line holds one placeholder
+        return _refold(pieces[0] + values[kinds[0]] + pieces[1])
     joined = [pieces[0]]
     for piece, kind in zip(pieces[1:], kinds, strict=True):
         joined += (values[kind], piece)
