@@ -91,3 +91,24 @@ def confirm(client: TestClient, path: str) -> Any:
     page = client.get(path)
     assert page.status_code == 200, page.text
     return client.post(path, data={"form_token": form_token(page.text)})
+
+
+def next_week(config: Path) -> None:
+    """Approve a second issue (the demo content again, under next week's id), as the editors would."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from digest.issue.pipeline import build_issue
+    from digest.models import IssueRecord, Window
+    from digest.store import issues
+
+    settings = load_config(config)
+    with State(settings.state_path) as state:
+        built = build_issue(settings, datetime(2024, 3, 1, 12, tzinfo=UTC), state)
+        window = Window(built.issue.window.start + timedelta(days=7), built.issue.window.end + timedelta(days=7))
+        data = built.record().public()
+        for section in data["sections"]:
+            for article in section["articles"]:
+                article["id"] += "-next"
+        rendered = replace(built.rendered, subject="Next week")
+        issues.freeze(state, "2024-W10", window, rendered, IssueRecord.model_validate(data))

@@ -371,7 +371,7 @@ def send(config_path: str, now: str | None, test_to: str | None, dry_run: bool) 
 @click.option("--schedule", "with_schedule", is_flag=True, help="Also run the weekly job at its scheduled time.")
 @friendly
 def serve(config_path: str, host: str, port: int, with_schedule: bool) -> None:
-    """Serve the unsubscribe pages: one-click POST (RFC 8058) and a page with one button."""
+    """Serve the public pages: sign-up and confirmation, preferences, one-click unsubscribe, the archive."""
     import logging
 
     from digest.web.serve import serve as run_server

@@ -38,8 +38,9 @@ def subscribers_show(config_path: str, address: str) -> None:
         ("themes", ", ".join(f"{titles.get(s, s)} ({s})" for s in who.themes) or "everything"),
         ("paused", f"until {paused.isoformat()}" if paused else "no"),
         ("joined", who.created_at + (f" (back on {who.rejoined_at})" if who.rejoined_at else "")),
-        ("issues", f"{who.failures} failures; {plural(record.received, 'issue')} received"
+        ("issues", f"{plural(record.received, 'issue')} received"
                    + (f", the last {record.last_issue}" if record.last_issue else "")),
+        ("failures", str(who.failures)),
     ]  # fmt: skip
     for label, value in lines:
         click.echo(f"{label:<10}{value}")
@@ -53,8 +54,8 @@ def subscribers_show(config_path: str, address: str) -> None:
         click.echo("  none recorded")
     click.echo("history")
     for event in record.history:
-        detail = f"  {printable(event.detail)}" if event.detail else ""
-        click.echo(f"  {event.at}  {event.event}{detail}")
+        detail = printable(event.detail)
+        click.echo(f"  {event.at}  {event.event:<24}{detail}".rstrip())
     if not record.history:
         click.echo("  nothing recorded")
 
