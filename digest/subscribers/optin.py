@@ -80,6 +80,10 @@ def sign_up(state: State, request: SignUp, resend_hours: float, now: datetime | 
             consents.add(state, subscriber_id, consent)
             consents.add_event(state, subscriber_id, iso(now), "signed up", f"through the form from {request.ip}")
         elif existing.status == SubscriberStatus.ACTIVE:
+            # Written like any other sign-up (one commit), so that the answer takes the same time.
+            consents.add_event(
+                state, existing.id, iso(now), "signed up again", f"while subscribed, from {request.ip}; nothing changed"
+            )
             return None
         else:
             subscriber_id = existing.id
