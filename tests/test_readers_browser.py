@@ -1,6 +1,7 @@
 """A reader's whole way in, in Debian's Chromium against a real `digest serve` on 127.0.0.1: the sign-up form,
-the confirmation email caught by aiosmtpd, its link and button, an issue sent by `digest send`, and the
-preferences page opened from that issue's footer."""
+the confirmation email caught by aiosmtpd, its link and button, the preferences page it links to, then the issue
+`digest send` mails (exactly the sections chosen; everything for a reader who chose nothing) and the preferences
+page again from that issue's footer."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from readers import LINK, NOW, SECRET, messages_to, reader_config, subscriber, text_of
 from servers import SmtpSink, free_port
+from variants_help import DEMO_SECTIONS, by_recipient, html_sections, parts, text_sections
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
@@ -80,7 +82,7 @@ def absolute_link(message: Any, kind: str, base: str) -> str:
     return f"{base}{paths[0]}"
 
 
-def test_sign_up_confirm_and_choose_palestine_and_labor_from_a_sent_issue(
+def test_sign_up_confirm_choose_palestine_and_labor_and_send_gives_exactly_those_sections(
     served: tuple[Path, str], page: Page, smtp_sink: SmtpSink, cli: Callable[..., Any]
 ) -> None:
     config, base = served
@@ -100,14 +102,11 @@ def test_sign_up_confirm_and_choose_palestine_and_labor_from_a_sent_issue(
     page.get_by_role("button", name="Confirm").click()
     expect(page.locator("h1")).to_have_text("You are subscribed")
     assert subscriber(config, "ann@example.org").status == "active"  # type: ignore[union-attr]
-    page.get_by_role("link", name="Choose your themes or take a break").click()
+
+    # the confirmation email's preferences link works once she is subscribed
+    page.goto(absolute_link(confirmation, "preferences", base))
     expect(page.locator("h1")).to_have_text("Your preferences for Left Voice Weekly")
     expect(page.get_by_text("Ann <b>Reader</b>")).to_be_visible()  # shown as typed, never as markup
-
-    sent = cli("send", "--config", config, "--now", NOW)
-    assert sent.exit_code == 0, sent.output
-    issue = wait_for_mail(smtp_sink, "ann@example.org", 2)
-    page.goto(absolute_link(issue, "preferences", base))
     expect(page.get_by_text("You get: everything.")).to_be_visible()
     page.get_by_label("Palestine").check()
     page.get_by_label("Labor").check()
@@ -115,10 +114,21 @@ def test_sign_up_confirm_and_choose_palestine_and_labor_from_a_sent_issue(
     expect(page.get_by_role("status")).to_contain_text("Saved. You get: Labor, Palestine.")
     expect(page.get_by_label("Palestine")).to_be_checked()
     expect(page.get_by_label("Latin America")).not_to_be_checked()
-
     assert subscriber(config, "ann@example.org").themes == ["labor", "palestine"]  # type: ignore[union-attr]
-    assert subscriber(config, "everything@example.org").themes == []  # type: ignore[union-attr]
-    assert len(messages_to(smtp_sink, "everything@example.org")) == 1
+
+    sent = cli("send", "--config", config, "--now", NOW)
+    assert sent.exit_code == 0, sent.output
+    mails = by_recipient(smtp_sink)
+    assert len(mails["ann@example.org"]) == 2 and len(mails["everything@example.org"]) == 1
+    _, html, text = parts(mails["ann@example.org"][1])
+    assert html_sections(html) == ["Labor", "Palestine"] and text_sections(text) == ["LABOR", "PALESTINE"]
+    _, html, _ = parts(mails["everything@example.org"][0])
+    assert html_sections(html) == DEMO_SECTIONS  # a reader with no choice gets all
+
+    # the issue's footer leads back to the page, which shows what she chose
+    page.goto(absolute_link(messages_to(smtp_sink, "ann@example.org")[1], "preferences", base))
+    expect(page.get_by_text("You get: Labor, Palestine.")).to_be_visible()
+    expect(page.get_by_label("Labor")).to_be_checked()
 
 
 def test_ten_sign_ups_in_the_browser_send_one_email_and_the_eleventh_is_refused(
