@@ -229,9 +229,9 @@ def header_address(value: str) -> str:
 
 def origin(value: str) -> str:
     """A web origin, scheme and host only (https://www.example.org), as a browser names the page a form is on."""
-    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", value):
+    if not re.fullmatch(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?", value.lower()):
         raise ValueError(f"expected an origin such as https://www.example.org but received {shorten(value)}")
-    return value.lower()
+    return value.lower()  # as a browser writes it in an Origin header
 
 
 def bare_address(value: str) -> str:

@@ -42,17 +42,19 @@ def test_show_prints_the_choices_the_consent_and_the_history(
     shown = cli("subscribers", "show", "ANN@example.org", "--config", config)
     assert shown.exit_code == 0, shown.output
     out = shown.stdout
-    assert "address   ann@example.org" in out and "status    active" in out and "name      Ann\n" in out
-    assert "themes    Palestine (palestine), More from the week (more)" in out
+    assert out.splitlines()[0] == "ann@example.org\tactive\tAnn"
+    assert "  themes    Palestine (palestine), More from the week (more)" in out
     assert "language  es" in out and "paused    until 20" in out
     assert "1 issue received, the last 2024-W09" in out
     consent_line = next(line for line in out.splitlines() if line.startswith("  form"))
     assert "from testclient, wording " in consent_line and "; confirmed 20" in consent_line
-    events = [line.split()[1:3] for line in out.split("history\n")[1].splitlines()]
+    history = out.split("\nhistory\n")[1].split("\nbounces and complaints\n")[0]
+    events = [line.split()[1:3] for line in history.splitlines()]
     assert [e[0] for e in events] == ["signed", "confirmation", "confirmed", "chose"]
     assert "themes: palestine, more; language: es; paused until" in out
     missing = cli("subscribers", "show", "nobody@example.org", "--config", config)
     assert missing.exit_code == 1 and missing.stderr == "error: nobody@example.org is not on the subscriber list\n"
+    assert out.endswith("bounces and complaints\n  no bounce or complaint recorded\n")
 
 
 def test_forget_erases_everything_but_a_keyed_hash_and_no_import_adds_the_address_back(
@@ -159,3 +161,19 @@ def test_migration_5_keeps_an_older_state_files_subscribers_and_records_their_co
     assert record is not None and record.subscriber.paused_until is None and record.subscriber.themes == ["labor"]
     [consent] = record.consents
     assert consent.source == "unrecorded" and consent.given_at == "2025-01-01T00:00:00+00:00"
+
+
+def test_the_subscribe_section_is_checked_with_the_rest_of_the_config(tmp_path: Path) -> None:
+    from digest.config import parse_config
+    from digest.errors import ConfigError
+
+    base = {"newsletter": {"title": "T", "from": "news@example.org"}, "feeds": [{"name": "f", "url": "f.xml"}]}
+    bad = {"pending_days": 0, "rate_per_hour": "many", "consent": "yes\x1b[2J", "return_to": ["https://ok.org/page"]}
+    with pytest.raises(ConfigError) as refused:
+        parse_config({**base, "subscribe": bad}, tmp_path / "config.yaml")
+    said = str(refused.value)
+    assert "subscribe.pending_days: input should be greater than 0" in said
+    assert "subscribe.rate_per_hour:" in said and "subscribe.consent:" in said and "U+001B" in said
+    assert "subscribe.return_to[0]: expected an origin such as https://www.example.org" in said
+    good = parse_config({**base, "subscribe": {"return_to": ["HTTPS://WWW.Example.org"]}}, tmp_path / "c.yaml")
+    assert good.model.subscribe.return_to == ["https://www.example.org"] and good.model.subscribe.pending_days == 7

@@ -161,11 +161,14 @@ def test_the_answer_is_the_same_for_a_new_pending_active_or_unsubscribed_address
     cli("subscribers", "add", "active@example.org", "--config", config)
     cli("subscribers", "add", "gone@example.org", "--config", config)
     cli("subscribers", "remove", "gone@example.org", "--config", config)
+    cli("subscribers", "add", "spam@example.org", "--config", config)
+    with State(load_config(config).state_path) as state:
+        state.execute("UPDATE subscribers SET status = 'complained' WHERE email = 'spam@example.org'")
     with public_client(config) as client:
         signed_up(client, "pending@example.org")
         answers = {
             who: signed_up(client, f"{who}@example.org", name="A Reader")
-            for who in ("new", "pending", "active", "gone")
+            for who in ("new", "pending", "active", "gone", "spam")
         }
     shown = {who: a.text.replace(f"{who}@example.org", "ADDRESS") for who, a in answers.items()}
     assert len(set(shown.values())) == 1, shown
@@ -176,6 +179,8 @@ def test_the_answer_is_the_same_for_a_new_pending_active_or_unsubscribed_address
     assert len(messages_to(smtp_sink, "gone@example.org")) == 1  # they must confirm again
     assert len(messages_to(smtp_sink, "pending@example.org")) == 1  # the first; the second is within 24 hours
     assert not messages_to(smtp_sink, "active@example.org")
+    assert not messages_to(smtp_sink, "spam@example.org")  # it marked our mail as spam: nothing, not even this
+    assert subscriber(config, "spam@example.org").status == "complained"  # type: ignore[union-attr]
     assert subscriber(config, "active@example.org").name == ""  # type: ignore[union-attr]  # a stranger changed nothing
 
 

@@ -34,7 +34,6 @@ class JobResult:
     housekeeping: list[str] = field(default_factory=list)  # what the run tidied: sign-ups never confirmed
 
 
-
 def fetch_bounces(settings: Settings, state: State, now: datetime) -> tuple[list[str], str | None]:
     """Read the bounce mailbox, when there is one: (lines for the report, a note when it could not be read)."""
     secret = settings.secret()

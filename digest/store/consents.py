@@ -134,12 +134,3 @@ def forgotten_among(state: State, digests: list[str]) -> set[str]:
         marks = ",".join("?" * len(chunk))
         found.update(row[0] for row in state.rows(f"SELECT digest FROM forgotten WHERE digest IN ({marks})", chunk))
     return found
-
-
-def bounces_of(state: State, subscriber_id: int) -> list[SubscriberEvent]:
-    """The bounces recorded against a subscriber, as lines of their history."""
-    rows = state.rows(
-        "SELECT created_at, kind, source, detail FROM bounces WHERE subscriber_id = ? ORDER BY created_at",
-        (subscriber_id,),
-    )
-    return [SubscriberEvent(row[0], f"bounce ({row[1]})", f"{row[2]}: {row[3]}") for row in rows]

@@ -3,8 +3,8 @@ left), a signed link confirms it, and what is not confirmed within `subscribe.pe
 
 Whatever the address's standing, a sign-up answers the same, and the confirmation goes by email to the address
 alone: nobody learns from the form who is subscribed. A reader already active is left as they are (a stranger
-could otherwise change their choices); an address that left must confirm again, and its old unsubscribe links
-stop working once it does.
+could otherwise change their choices), and so is an address that complained (it is mailed nothing, ever); an
+address that unsubscribed or bounced must confirm again, and its old unsubscribe links stop working once it does.
 """
 
 from __future__ import annotations
@@ -79,10 +79,15 @@ def sign_up(state: State, request: SignUp, resend_hours: float, now: datetime | 
             )
             consents.add(state, subscriber_id, consent)
             consents.add_event(state, subscriber_id, iso(now), "signed up", f"through the form from {request.ip}")
-        elif existing.status == SubscriberStatus.ACTIVE:
-            # Written like any other sign-up (one commit), so that the answer takes the same time.
+        elif existing.status in (SubscriberStatus.ACTIVE, SubscriberStatus.COMPLAINED):
+            # Written like any other sign-up (one commit), so that the answer takes the same time. An address that
+            # marked our mail as spam is sent nothing, not even a confirmation: only the editors bring it back.
             consents.add_event(
-                state, existing.id, iso(now), "signed up again", f"while subscribed, from {request.ip}; nothing changed"
+                state,
+                existing.id,
+                iso(now),
+                "signed up again",
+                f"while {existing.status}, from {request.ip}; nothing changed",
             )
             return None
         else:

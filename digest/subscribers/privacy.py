@@ -68,7 +68,7 @@ class Record:
 
     subscriber: Subscriber
     consents: list[Consent]
-    history: list[SubscriberEvent]
+    history: list[SubscriberEvent]  # what the reader and the editors did (bounces are the bounces module's)
     received: int
     last_issue: str | None
 
@@ -77,6 +77,5 @@ def record_of(state: State, address: str) -> Record | None:
     found = rows.by_email(state, address.strip())
     if found is None:
         return None
-    history = consents.events_of(state, found.id) + consents.bounces_of(state, found.id)
     received, last = deliveries.received_by(state, found.id)
-    return Record(found, consents.of_subscriber(state, found.id), sorted(history, key=lambda e: e.at), received, last)
+    return Record(found, consents.of_subscriber(state, found.id), consents.events_of(state, found.id), received, last)
