@@ -23,9 +23,11 @@ from pydantic import (
 )
 
 from digest import util
+from digest.config_problems import problems, unknown_keys
+from digest.config_subscribe import Subscribe
 from digest.errors import ConfigError
 from digest.i18n import N_, in_language, locale_of, normalize, translations
-from digest.util import WARN_BYTES, YamlRefused, clip, load_yaml, shorten
+from digest.util import WARN_BYTES, YamlRefused, load_yaml, shorten
 
 # What a value may hold when it goes into mail headers or the email (digest/util.py says why).
 BareAddress = Annotated[str, AfterValidator(util.one_line), AfterValidator(util.bare_address)]
@@ -65,7 +67,6 @@ class Newsletter(_Model):
     def _known_language(cls, value: str) -> str:
         locale_of(value)  # raises ValueError naming what was expected
         return normalize(value)
-        return value
 
     @property
     def sender_address(self) -> str:
@@ -343,6 +344,7 @@ class Config(_Model):
     schedule: Schedule = Schedule()
     preview: Preview = Preview()
     bounces: Bounces = Bounces()
+    subscribe: Subscribe = Subscribe()
     state: str = "digest.db"
     secret_env: str = "DIGEST_SECRET"
     editors: list[BareAddress] = []
@@ -430,74 +432,17 @@ class Settings:
         return value.encode() if value else None
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + ("from" if part == "from_" else str(part))
-    return out or "(top level)"
-
-
-def _problems(error: ValidationError) -> list[str]:
-    problems = []
-    for item in error.errors():
-        where = _location(item["loc"])
-        kind = item["type"]
-        if kind == "missing":
-            problems.append(f"{where}: expected a value but the key is missing")
-        elif kind == "value_error" and not item["loc"]:  # a check across keys names its key itself
-            problems.append(item["msg"].removeprefix("Value error, "))
-        elif kind == "value_error":
-            problems.append(f"{where}: {clip(item['msg'].removeprefix('Value error, '), 400)}")
-        else:
-            problems.append(f"{where}: {clip(item['msg'].lower())} but received {shorten(item.get('input'))}")
-    return problems
-
-
-def _unknown_keys(data: Any, model: type[BaseModel], where: str = "") -> list[str]:
-    """Keys the schema does not know, by their full dotted name: usually typos."""
-    if not isinstance(data, dict):
-        return []
-    unknown = []
-    fields = model.model_fields
-    by_name = {f.alias or name: (name, f) for name, f in fields.items()}
-    for key, value in data.items():
-        dotted = f"{where}.{key}" if where else str(key)
-        if key not in by_name:
-            unknown.append(dotted)
-            continue
-        annotation = by_name[key][1].annotation
-        for sub in _submodels(annotation):
-            if isinstance(value, list):
-                for index, entry in enumerate(value):
-                    unknown.extend(_unknown_keys(entry, sub, f"{dotted}[{index}]"))
-            else:
-                unknown.extend(_unknown_keys(value, sub, dotted))
-    return unknown
-
-
-def _submodels(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list[type[BaseModel]] = []
-    for arg in getattr(annotation, "__args__", ()):
-        found.extend(_submodels(arg))
-    return found
-
-
 def parse_config(data: Any, path: Path, strict: bool = False) -> Settings:
     """Validate already-loaded YAML data; raise ConfigError listing every problem."""
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"expected a mapping of settings but the file holds {shorten(data)}"])
-    warnings = [f"{path}: unknown key '{key}' is ignored (a typo?)" for key in _unknown_keys(data, Config)]
+    warnings = [f"{path}: unknown key '{key}' is ignored (a typo?)" for key in unknown_keys(data, Config)]
     newsletter = data.get("newsletter")
     language = newsletter.get("language") if isinstance(newsletter, dict) else None
     try:
         model = Config.model_validate(data, context={"language": language if isinstance(language, str) else "en"})
     except ValidationError as error:
-        raise ConfigError(str(path), _problems(error)) from None
+        raise ConfigError(str(path), problems(error)) from None
     if strict and warnings:
         raise ConfigError(str(path), [w.split(": ", 1)[1] + " (--strict makes warnings fatal)" for w in warnings])
     return Settings(model=model, path=path, warnings=warnings)

@@ -176,6 +176,16 @@ class SubscriberStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
     COMPLAINED = "complained"  # marked our mail as spam: never mailed again, whatever a later import says
+    PENDING = "pending"  # signed up through the form, not confirmed yet: never sent an issue
+
+
+class ConsentSource(StrEnum):
+    """How a subscriber's consent came: the sign-up form (confirmed by email), an import or `subscribers add`."""
+
+    FORM = "form"
+    IMPORT = "import"
+    CLI = "cli"
+    UNRECORDED = "unrecorded"  # on the list before digest recorded consent
 
 
 class DeliveryStatus(StrEnum):
@@ -227,10 +237,35 @@ class Subscriber:
     failures: int
     created_at: str
     rejoined_at: str | None = None  # the last re-subscribe; None if the address never came back after leaving
+    paused_until: str | None = None  # no issue is sent to the reader before this moment (ISO 8601, UTC)
 
     def joined(self) -> datetime:
         """Since when this subscription holds: unsubscribe tokens made before it are void."""
         return datetime.fromisoformat(self.rejoined_at or self.created_at)
+
+
+@dataclass(frozen=True)
+class Consent:
+    """How a subscriber agreed to get the newsletter: when, through what, from where, to which wording, and
+    what they asked for. A form's consent counts once confirmed (`confirmed_at`); until then it is a request."""
+
+    source: ConsentSource
+    given_at: str
+    ip: str = ""  # the address the form was posted from
+    wording: str = ""  # the version of the consent text the form showed
+    confirmed_at: str | None = None
+    name: str = ""
+    language: str = ""
+    themes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SubscriberEvent:
+    """One line of a subscriber's history: what happened, when, and a detail."""
+
+    at: str
+    event: str
+    detail: str = ""
 
 
 @dataclass

@@ -22,6 +22,8 @@ WARN_BYTES = 90_000
 
 # Stands where each recipient's unsubscribe URL goes; replaced in the encoded message per recipient.
 UNSUBSCRIBE_PLACEHOLDER = "https://unsubscribe.invalid/DIGEST-UNSUBSCRIBE-TOKEN"
+# Stands where each recipient's preferences URL goes: the same token as the unsubscribe URL, on its own page.
+PREFERENCES_PLACEHOLDER = "https://preferences.invalid/DIGEST-PREFERENCES-TOKEN"
 
 # A display name longer than this is not a name: it would only serve to push header lines past what relays take.
 NAME_MAX = 200
@@ -63,6 +65,15 @@ def close_smtp(conn: smtplib.SMTP | None) -> None:
         conn.quit()
     except (OSError, smtplib.SMTPException):
         conn.close()
+
+
+def preferences_url_of(unsubscribe_url: str) -> str:
+    """A reader's preferences page, from their unsubscribe URL: one token opens both (`/unsubscribe/T` →
+    `/preferences/T`); a page without a token (the archive's `/unsubscribe`) gives the page without one."""
+    base, found, token = unsubscribe_url.rpartition("/unsubscribe/")
+    if found:
+        return f"{base}/preferences/{token}"
+    return unsubscribe_url.removesuffix("/unsubscribe") + "/preferences"
 
 
 def check_address(text: str) -> str:
@@ -214,6 +225,13 @@ def header_address(value: str) -> str:
     if "@" not in parseaddr(value)[1]:
         raise ValueError(f"expected an address such as 'Name <news@example.org>' but received {shorten(value)}")
     return value
+
+
+def origin(value: str) -> str:
+    """A web origin, scheme and host only (https://www.example.org), as a browser names the page a form is on."""
+    if not re.fullmatch(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?", value.lower()):
+        raise ValueError(f"expected an origin such as https://www.example.org but received {shorten(value)}")
+    return value.lower()  # as a browser writes it in an Origin header
 
 
 def bare_address(value: str) -> str:

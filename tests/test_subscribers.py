@@ -133,8 +133,15 @@ def test_an_import_never_resubscribes_an_address_that_left(
     assert back.stdout == "ann@example.org\tactive\n"
 
 
-def test_remove_forget_erases_and_unknown_address_is_an_error(config: Path, cli: Callable[..., Any]) -> None:
+def test_remove_forget_erases_and_unknown_address_is_an_error(
+    config: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     cli("subscribers", "add", "ann@example.org", "--config", config)
+    # the erasure keeps a hash keyed with the secret: without it, nothing is erased
+    refused = cli("subscribers", "remove", "ann@example.org", "--forget", "--config", config)
+    assert refused.exit_code == 1 and "DIGEST_SECRET" in refused.stderr and "nothing was erased" in refused.stderr
+    assert cli("subscribers", "list", "--config", config).stdout == "ann@example.org\tactive\t\n"
+    monkeypatch.setenv("DIGEST_SECRET", "a-test-secret-that-signs-unsubscribe-links")
     assert cli("subscribers", "remove", "ann@example.org", "--forget", "--config", config).exit_code == 0
     assert cli("subscribers", "list", "--config", config).stdout == ""
     missing = cli("subscribers", "remove", "ann@example.org", "--config", config)

@@ -201,16 +201,19 @@ def _known_themes(settings: Settings) -> set[str] | None:
 @click.option("--name", default="", help="The subscriber's name, shown in the To header.")
 @click.option("--language", default="", help="A language tag such as en or pt-BR.")
 @click.option("--themes", default="", help="Theme slugs from config.yaml, separated by commas.")
-@click.option("--reactivate", is_flag=True, help="Make an unsubscribed or bounced address active again.")
+@click.option("--reactivate", is_flag=True, help="Make an unsubscribed, bounced or pending address active again.")
+@click.option("--consented", is_flag=True, help="Its owner consented afresh (needed for an address erased by forget).")
 @friendly
-def subscribers_add(config_path: str, address: str, name: str, language: str, themes: str, reactivate: bool) -> None:
-    """Add one address to the list (an address already there keeps its status unless --reactivate)."""
+def subscribers_add(
+    config_path: str, address: str, name: str, language: str, themes: str, reactivate: bool, consented: bool
+) -> None:
+    """Add one address, active at once (you vouch for its consent); one already there keeps its status."""
     from digest.subscribers import roster as subscriber_list
 
     settings = load(config_path)
     with open_state(settings) as state:
         found, changed = subscriber_list.add(
-            state, address, name, language, themes, _known_themes(settings), reactivate
+            state, address, name, language, themes, _known_themes(settings), reactivate, settings.secret(), consented
         )
     if changed:
         click.echo(f"{found.email}\t{found.status}")
@@ -234,11 +237,12 @@ def subscribers_import(config_path: str, file: str) -> None:
         click.echo(f"{file}:{line}: {reason}", err=True)
 
     with open_state(settings) as state:
-        report = subscriber_list.import_file(state, Path(file), _known_themes(settings), tell)
+        report = subscriber_list.import_file(state, Path(file), _known_themes(settings), tell, settings.secret())
+    erased = f", {report.forgotten_lines} erased at their owner's request" if report.forgotten_lines else ""
     click.echo(
         f"imported {plural(report.added, 'new subscriber')} from {file}; "
         f"{report.existing} already on the list, {report.duplicate_lines} duplicate lines, "
-        f"{report.bad_lines} bad lines"
+        f"{report.bad_lines} bad lines{erased}"
     )
     if report.bad_lines:
         raise SubscriberError(
@@ -250,7 +254,7 @@ def subscribers_import(config_path: str, file: str) -> None:
 @subscribers.command("remove")
 @config_option
 @click.argument("address")
-@click.option("--forget", is_flag=True, help="Erase the address and its delivery records instead of keeping it.")
+@click.option("--forget", is_flag=True, help="Erase the address and all kept about it, as `subscribers forget`.")
 @friendly
 def subscribers_remove(config_path: str, address: str, forget: bool) -> None:
     """Unsubscribe an address (kept, so no later import adds it back), or erase it with --forget."""
@@ -258,7 +262,7 @@ def subscribers_remove(config_path: str, address: str, forget: bool) -> None:
 
     settings = load(config_path)
     with open_state(settings) as state:
-        found = subscriber_list.remove(state, address, forget)
+        found = subscriber_list.remove(state, address, forget, settings.secret())
     click.echo(f"{found.email} {'erased' if forget else 'unsubscribed'}")
 
 
@@ -388,7 +392,7 @@ def send(
 @click.option("--schedule", "with_schedule", is_flag=True, help="Also run the weekly job at its scheduled time.")
 @friendly
 def serve(config_path: str, host: str, port: int, with_schedule: bool) -> None:
-    """Serve the unsubscribe pages: one-click POST (RFC 8058) and a page with one button."""
+    """Serve the public pages: sign-up and confirmation, preferences, one-click unsubscribe, the archive."""
     import logging
 
     from digest.web.serve import serve as run_server
@@ -419,7 +423,7 @@ def run(config_path: str, now: str | None) -> None:
     with finishing_on_sigterm(), open_state(settings) as state:
         result = run_job(settings, state, clock, console=Console(stderr=True))
     click.echo(result.outcome)
-    for line in [*result.lines[1:], *result.bounces]:
+    for line in [*result.lines[1:], *result.bounces, *result.housekeeping]:
         click.echo(line)
     for note in result.notes:
         click.echo(f"warning: {note}", err=True)
@@ -464,4 +468,5 @@ def schedule(config_path: str, install: bool, unit_dir: str) -> None:
 # The issue's own commands (build, explain, check, approve) are in digest/cli/issue.py; importing it registers them.
 from digest.cli import bounces as _bounce_commands  # noqa: E402,F401
 from digest.cli import issue as _issue_commands  # noqa: E402,F401
+from digest.cli import readers as _reader_commands  # noqa: E402,F401
 from digest.cli import state as _state_commands  # noqa: E402,F401

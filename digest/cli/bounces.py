@@ -1,4 +1,5 @@
-"""`digest bounces fetch | import` and `digest subscribers show`: the list cleans itself, and says how."""
+"""`digest bounces fetch | import`: the list cleans itself, and says how (`digest subscribers show`, in
+cli/readers.py, prints a reader's bounces and complaints)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from digest.cli import config_option, friendly, load, main, open_state, subscribers
+from digest.cli import config_option, friendly, load, main, open_state
 from digest.config import Settings
-from digest.errors import DigestError, NotFound, SecretMissing
+from digest.errors import DigestError, SecretMissing
 from digest.util import printable
 
 if TYPE_CHECKING:  # the mailbox's modules (imaplib, ssl, flufl.bounce) load only for these commands
@@ -75,33 +76,3 @@ def bounces_import(config_path: str, files: tuple[Path, ...]) -> None:
     _print(outcome)
     if outcome.counts.get("unreadable"):
         raise DigestError(f"{outcome.counts['unreadable']} file(s) could not be read (listed above); the rest were")
-
-
-@subscribers.command("show")
-@config_option
-@click.argument("address")
-@friendly
-def subscribers_show(config_path: str, address: str) -> None:
-    """One subscriber: status, and every bounce and complaint with its source, date, code and text."""
-    from digest.subscribers import roster
-    from digest.subscribers.bounces import history_of
-
-    settings = load(config_path)
-    with open_state(settings) as state:
-        found = roster.get(state, address)
-        if found is None:
-            raise NotFound(f"{printable(address.strip())} is not on the subscriber list")
-        rows = history_of(state, found.id)
-    click.echo(f"{printable(found.email)}\t{found.status}\t{printable(found.name)}")
-    click.echo(f"  joined {found.created_at}" + (f", rejoined {found.rejoined_at}" if found.rejoined_at else ""))
-    if found.failures:
-        click.echo(f"  issues in a row that bounced: {found.failures}")
-    if not rows:
-        click.echo("  no bounce or complaint recorded")
-    for row in rows:
-        code = row.status or (str(row.code) if row.code is not None else "-")
-        changed = f"  → {row.changed_to}" if row.changed_to else ""
-        click.echo(
-            f"  {row.created_at}  {row.kind:9}  {row.source:8}  issue {row.issue_id or '?':10}  {code:7}  "
-            f"{printable(row.detail)}{changed}"
-        )

@@ -21,13 +21,13 @@ from typing import Literal
 
 from digest.errors import DigestError
 from digest.i18n import same_language
-from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, WARN_BYTES, plural
+from digest.util import CLIP_BYTES, PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, WARN_BYTES, plural
 
 Level = Literal["PASS", "WARN", "FAIL"]
 MIN_FONT_PX = 14.0
 MIN_WORDS = 50
 MAX_LINE = 998  # RFC 5322 §2.1.1
-PLACEHOLDER_HOST = UNSUBSCRIBE_PLACEHOLDER.split("/")[2]  # substituted per recipient
+PLACEHOLDER_HOSTS = tuple(p.split("/")[2] for p in (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER))  # per recipient
 
 RGBA = tuple[float, float, float, float]
 WHITE: RGBA = (255.0, 255.0, 255.0, 1.0)
@@ -733,6 +733,10 @@ def _header_lines(raw: bytes) -> Finding:
     )
 
 
+def _placeholders(content: str) -> list[str]:
+    return [host for host in PLACEHOLDER_HOSTS if host in content]
+
+
 def _unsubscribe_headers(msg: EmailMessage) -> list[Finding]:
     values = [str(v) for v in msg.get_all("List-Unsubscribe") or []]
     uris = re.findall(r"<([^>]*)>", " ".join(values))
@@ -846,10 +850,10 @@ def check_eml(raw: bytes, language: str | None = None) -> list[Finding]:
         findings.append(_c1("no C1 control characters (text part)", text))
         findings.append(
             _verdict(
-                PLACEHOLDER_HOST not in text,
+                not _placeholders(text),
                 "personalised (text part)",
-                "unsubscribe URL substituted",
-                f"the text part still holds the placeholder {PLACEHOLDER_HOST}",
+                "unsubscribe and preferences URLs substituted",
+                f"the text part still holds the placeholder {', '.join(_placeholders(text))}",
             )
         )
     else:
@@ -865,10 +869,10 @@ def check_eml(raw: bytes, language: str | None = None) -> list[Finding]:
     findings.append(_size("html size as encoded", encoded_size, f"of {cte} HTML as sent"))
     findings.append(
         _verdict(
-            PLACEHOLDER_HOST not in html,
+            not _placeholders(html),
             "personalised (html part)",
-            "unsubscribe URL substituted",
-            f"the HTML part still holds the placeholder {PLACEHOLDER_HOST}",
+            "unsubscribe and preferences URLs substituted",
+            f"the HTML part still holds the placeholder {', '.join(_placeholders(html))}",
         )
     )
     return findings + check_html(html, language)

@@ -25,7 +25,16 @@ from digest.errors import TemplateError
 from digest.feeds.clean import add_utm
 from digest.i18n import dates, install, translations
 from digest.models import Article, Issue, Placed, Rendered, Section, Stage, Window
-from digest.util import CLIP_BYTES, UNSUBSCRIBE_PLACEHOLDER, clip, plural, shorten, subject_fields
+from digest.util import (
+    CLIP_BYTES,
+    PREFERENCES_PLACEHOLDER,
+    UNSUBSCRIBE_PLACEHOLDER,
+    clip,
+    plural,
+    preferences_url_of,
+    shorten,
+    subject_fields,
+)
 
 # Personal parts are placeholders in the rendered issue, substituted per recipient at send time.
 
@@ -127,6 +136,7 @@ def _context(issue: Issue, settings: Settings, html: bool) -> dict[str, Any]:
         "site_url": site,
         "site_host": urlsplit(site).netloc if site else "",
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "preferences_url": PREFERENCES_PLACEHOLDER,
         "postal_address": cfg.newsletter.postal_address,
         "link": link,
         "meta": meta,
@@ -335,6 +345,8 @@ def render(issue: Issue, settings: Settings) -> tuple[Issue, Rendered]:
 
 
 def personalize(content: str, unsubscribe_url: str, html: bool) -> str:
-    """One recipient's copy: substitute the personal parts, no re-render."""
-    value = str(escape(unsubscribe_url)) if html else unsubscribe_url
-    return content.replace(UNSUBSCRIBE_PLACEHOLDER, value)
+    """One recipient's copy: substitute the personal parts (the preferences page has the same token), no re-render."""
+    preferences_url = preferences_url_of(unsubscribe_url)
+    if html:
+        unsubscribe_url, preferences_url = str(escape(unsubscribe_url)), str(escape(preferences_url))
+    return content.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url).replace(PREFERENCES_PLACEHOLDER, preferences_url)

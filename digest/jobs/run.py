@@ -20,6 +20,8 @@ from digest.mail.summary import Summary, describe
 from digest.models import IssueRecord, IssueStatus
 from digest.store import issues
 from digest.store.db import State
+from digest.subscribers import optin
+from digest.util import plural
 
 
 @dataclass
@@ -29,6 +31,7 @@ class JobResult:
     summary: Summary | None = None
     notes: list[str] = field(default_factory=list)  # archive and report problems: worth a warning, not a failure
     bounces: list[str] = field(default_factory=list)  # what the bounce mailbox said before the send
+    housekeeping: list[str] = field(default_factory=list)  # what the run tidied: sign-ups never confirmed
 
 
 def fetch_bounces(settings: Settings, state: State, now: datetime) -> tuple[list[str], str | None]:
@@ -47,8 +50,9 @@ def fetch_bounces(settings: Settings, state: State, now: datetime) -> tuple[list
 
 
 def run_job(settings: Settings, state: State, now: datetime, console: Console | None = None) -> JobResult:
-    """Read the bounce mailbox (so that this issue skips who bounced or complained), build + send the current
-    period's issue; archive it when sent; mail the editors a health report."""
+    """Erase the sign-ups never confirmed; read the bounce mailbox (so that this issue skips who bounced or
+    complained); build + send the current period's issue; archive it when sent; mail the editors a health report."""
+    housekeeping = _purge(settings, state)
     bounce_lines, bounce_note = fetch_bounces(settings, state, now)
     try:
         summary = send_issue(settings, state, now, console=console)
@@ -74,10 +78,21 @@ def run_job(settings: Settings, state: State, now: datetime, console: Console | 
             write_archive(settings, state)
         except OSError as error:
             result.notes.append(f"the archive could not be written to {settings.archive_dir}: {error}")
-    note = _report(settings, state, now, result.outcome, result.lines, frozen.record if frozen else None, bounce_lines)
+    result.housekeeping = housekeeping
+    note = _report(
+        settings, state, now, result.outcome, result.lines + housekeeping, frozen.record if frozen else None,
+        bounce_lines,
+    )  # fmt: skip
     result.notes += [n for n in (bounce_note, note) if n]
     result.bounces = bounce_lines
     return result
+
+
+def _purge(settings: Settings, state: State) -> list[str]:
+    """Sign-ups not confirmed within subscribe.pending_days are erased: on the wall clock, whatever --now says."""
+    days = settings.model.subscribe.pending_days
+    erased = optin.purge(state, days)
+    return [f"erased {plural(erased, 'sign-up')} not confirmed within {days:g} days"] if erased else []
 
 
 def _report(

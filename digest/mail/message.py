@@ -1,8 +1,8 @@
 """The message subscribers receive: built once per issue, then one cheap copy per recipient.
 
-The MIME body is encoded once with placeholders; each recipient's copy substitutes its own To,
-Message-ID, delivery token (`X-Digest-Delivery`, which ties a bounce back to this copy) and unsubscribe URL
-into the encoded bytes, and is DKIM-signed when a key is configured.
+The MIME body is encoded once with placeholders; each recipient's copy substitutes its own To, Message-ID,
+delivery token (`X-Digest-Delivery`, which ties a bounce back to this copy), unsubscribe URL and preferences URL
+(the same token as the unsubscribe URL) into the encoded bytes, and is DKIM-signed when a key is configured.
 """
 
 from __future__ import annotations
@@ -24,15 +24,19 @@ from digest.config import Config, Settings
 from digest.errors import ConfigError
 from digest.models import Rendered
 from digest.subscribers.delivery_token import HEADER as DELIVERY_HEADER
-from digest.util import UNSUBSCRIBE_PLACEHOLDER, safe_name
+from digest.util import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, preferences_url_of, safe_name
 
 
-def _placeholder_pattern(text: str) -> re.Pattern[bytes]:
+def _placeholder_pattern(text: str) -> bytes:
     # Quoted-printable may put a soft line break ("=\r\n") between any two characters.
-    return re.compile(b"(?:=\r\n)?".join(re.escape(bytes([c])) for c in text.encode()))
+    return b"(?:=\r\n)?".join(re.escape(bytes([c])) for c in text.encode())
 
 
-_UNSUB = _placeholder_pattern(UNSUBSCRIBE_PLACEHOLDER)
+# The personal parts, in the order `_fill` is given their values: the unsubscribe URL, the preferences URL.
+_PERSONAL = re.compile(
+    b"(?P<u>" + _placeholder_pattern(UNSUBSCRIBE_PLACEHOLDER) + b")|(?P<p>"
+    + _placeholder_pattern(PREFERENCES_PLACEHOLDER) + b")"
+)  # fmt: skip
 
 
 def _qp(value: str) -> bytes:
@@ -56,13 +60,14 @@ def _refold(encoded: bytes) -> bytes:
     return b"\r\n".join(out)
 
 
-Template = list[bytes | list[bytes]]
+Line = tuple[list[bytes], list[int]]  # a line's fixed pieces, and which value goes between each two
+Template = list[bytes | Line]
 
 
 def _template(part: bytes) -> Template:
-    """Cut an encoded part once into fixed bytes and the few short lines that hold the placeholder."""
+    """Cut an encoded part once into fixed bytes and the few short lines that hold a placeholder."""
     out: Template = []
-    matches = list(_UNSUB.finditer(part))
+    matches = list(_PERSONAL.finditer(part))
     pos = i = 0
     while i < len(matches):
         first = matches[i]
@@ -82,15 +87,26 @@ def _template(part: bytes) -> Template:
             pieces.append(part[cursor : match.start()])
             cursor = match.end()
         pieces.append(part[cursor:end])
-        out.append(pieces)
+        out.append((pieces, [0 if match.lastgroup == "u" else 1 for match in group]))
         pos, i = end, i + 1
     out.append(part[pos:])
     return out
 
 
-def _fill(template: Template, value: bytes) -> bytes:
-    """One recipient's part: the value put into each placeholder line, re-folded; the rest as it was."""
-    return b"".join(t if isinstance(t, bytes) else _refold(value.join(t)) for t in template)
+def _line(line: Line, values: tuple[bytes, bytes]) -> bytes:
+    pieces, kinds = line
+    if len(kinds) == 1:  # nearly every line holds one placeholder
+        return _refold(pieces[0] + values[kinds[0]] + pieces[1])
+    joined = [pieces[0]]
+    for piece, kind in zip(pieces[1:], kinds, strict=True):
+        joined += (values[kind], piece)
+    return _refold(b"".join(joined))
+
+
+def _fill(template: Template, values: tuple[bytes, bytes]) -> bytes:
+    """One recipient's part: its values (unsubscribe, preferences URL) put into the placeholder lines, re-folded;
+    the rest as it was."""
+    return b"".join(t if isinstance(t, bytes) else _line(t, values) for t in template)
 
 
 def header_line(name: str, value: str) -> bytes:
@@ -174,8 +190,9 @@ class Prepared:
                 self.mime_head,
             ]
         )
-        text = _fill(self.text_part, _qp(unsubscribe_url))
-        html = _fill(self.html_part, _qp(str(escape(unsubscribe_url))))
+        preferences_url = preferences_url_of(unsubscribe_url)
+        text = _fill(self.text_part, (_qp(unsubscribe_url), _qp(preferences_url)))
+        html = _fill(self.html_part, (_qp(str(escape(unsubscribe_url))), _qp(str(escape(preferences_url)))))
         message = head + b"\r\n" + text + html
         if self.dkim:
             message = _sign(message, *self.dkim)

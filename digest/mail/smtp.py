@@ -7,6 +7,7 @@ import smtplib
 import socket
 import ssl
 from datetime import datetime
+from functools import lru_cache
 
 from digest.config import Settings
 from digest.errors import SmtpConfigError
@@ -14,6 +15,13 @@ from digest.mail.message import prepare
 from digest.models import Rendered
 from digest.subscribers.tokens import unsubscribe_url
 from digest.util import close_smtp
+
+
+@lru_cache(maxsize=4)
+def _tls_context(cafile: str | None) -> ssl.SSLContext:
+    # Loading the trusted certificates takes 18 ms of CPU, holding the GIL: once per process, not per connection
+    # (a confirmation email opens one, and the page answered next waited for it).
+    return ssl.create_default_context(cafile=cafile)
 
 
 def connect(settings: Settings) -> smtplib.SMTP:
@@ -24,7 +32,7 @@ def connect(settings: Settings) -> smtplib.SMTP:
     local = settings.model.newsletter.sender_domain
     cafile = str(settings.resolve(cfg.ca_file)) if cfg.ca_file else None
     try:
-        context = ssl.create_default_context(cafile=cafile)
+        context = _tls_context(cafile) if cfg.security != "none" else None
     except (OSError, ssl.SSLError) as error:
         raise SmtpConfigError(f"smtp.ca_file: cannot read the CA bundle {cafile} ({error})") from None
     try:

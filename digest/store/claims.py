@@ -37,14 +37,16 @@ class Claimed:
 
 
 def enqueue(state: State, issue_id: str) -> int:
-    """Queue every active subscriber the issue has no row for yet; returns how many were queued."""
+    """Queue every active subscriber the issue has no row for yet, but a reader who paused the newsletter until
+    a later moment; returns how many were queued."""
+    now = utcnow_iso()
     cursor = state.execute(
         """INSERT INTO deliveries (issue_id, subscriber_id, status, attempts, updated_at)
            SELECT ?, id, ?, 0, ? FROM subscribers
-           WHERE status = ? AND NOT EXISTS (
+           WHERE status = ? AND (paused_until IS NULL OR paused_until <= ?) AND NOT EXISTS (
              SELECT 1 FROM deliveries d WHERE d.issue_id = ? AND d.subscriber_id = subscribers.id)
            ON CONFLICT (issue_id, subscriber_id) DO NOTHING""",
-        (issue_id, Q, utcnow_iso(), SubscriberStatus.ACTIVE, issue_id),
+        (issue_id, Q, now, SubscriberStatus.ACTIVE, now, issue_id),
     )
     return max(0, cursor.rowcount)
 
@@ -192,7 +194,7 @@ class Tally:
 
     sent: int
     failed: int
-    inactive: int  # subscribers who left, and neither got nor failed this issue
+    inactive: int  # subscribers who left, and neither got nor failed this issue (a sign-up not confirmed: neither)
     to_send: int  # rows of active readers not yet done
     in_doubt: list[str]  # addresses whose final line went out when a run stopped
 
@@ -208,9 +210,9 @@ def tally(state: State, issue_id: str) -> Tally:
         )
     }
     row = state.one(
-        """SELECT COUNT(*) FROM subscribers s WHERE s.status <> ? AND NOT EXISTS (
+        """SELECT COUNT(*) FROM subscribers s WHERE s.status NOT IN (?, ?) AND NOT EXISTS (
              SELECT 1 FROM deliveries d WHERE d.issue_id = ? AND d.subscriber_id = s.id AND d.status IN (?, ?))""",
-        (SubscriberStatus.ACTIVE, issue_id, DeliveryStatus.SENT, DeliveryStatus.FAILED),
+        (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING, issue_id, DeliveryStatus.SENT, DeliveryStatus.FAILED),
     )
     doubt = state.execute(
         """SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id

@@ -37,12 +37,17 @@ def record(
 
 def of_issue(state: State, issue_id: str) -> Iterator[tuple[Recipient, SubscriberStatus, DeliveryStatus | None]]:
     """Every subscriber with its status and how far this issue's copy got (None: not tried yet), with the
-    reader's themes and the variant an earlier run of this send gave them."""
+    reader's themes and the variant an earlier run of this send gave them.
+
+    A reader who has not confirmed a sign-up yet (pending), or who paused the newsletter until a later moment,
+    is left out until this issue has a row for them: neither is sent this issue, nor counted as leaving."""
     rows = state.rows(
         """SELECT s.id, s.email, s.name, s.status, s.themes, d.status AS done, d.attempts, d.variant
            FROM subscribers s LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.issue_id = ?
+           WHERE d.status IS NOT NULL
+              OR (s.status <> ? AND (s.paused_until IS NULL OR s.paused_until <= ?))
            ORDER BY s.id""",
-        (issue_id,),
+        (issue_id, SubscriberStatus.PENDING, utcnow_iso()),
     )
     for row in rows:
         done = DeliveryStatus(row["done"]) if row["done"] else None
@@ -66,3 +71,12 @@ def sent_since(state: State, since: str) -> list[str]:
         "SELECT updated_at FROM deliveries WHERE status = ? AND updated_at > ?", (DeliveryStatus.SENT, since)
     )
     return [row[0] for row in rows]
+
+
+def received_by(state: State, subscriber_id: int) -> tuple[int, str | None]:
+    """How many issues reached this subscriber, and the last of them."""
+    row = state.one(
+        "SELECT COUNT(*), MAX(issue_id) FROM deliveries WHERE subscriber_id = ? AND status = ?",
+        (subscriber_id, DeliveryStatus.SENT),
+    )
+    return (int(row[0]), row[1]) if row else (0, None)

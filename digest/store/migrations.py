@@ -159,6 +159,38 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        5,
+        "readers choose: pending sign-ups, consent records, history, pauses, forgotten addresses, sign-up counts",
+        (
+            "ALTER TABLE subscribers ADD COLUMN paused_until TEXT",
+            "ALTER TABLE subscribers ADD COLUMN confirm_sent_at TEXT",
+            """CREATE TABLE consents (
+                subscriber_id INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                given_at TEXT NOT NULL,
+                ip TEXT NOT NULL DEFAULT '',
+                wording TEXT NOT NULL DEFAULT '',
+                confirmed_at TEXT,
+                name TEXT NOT NULL DEFAULT '',
+                language TEXT NOT NULL DEFAULT '',
+                themes TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX consents_subscriber ON consents(subscriber_id)",
+            """INSERT INTO consents (subscriber_id, source, given_at, confirmed_at, name, language, themes)
+               SELECT id, 'unrecorded', created_at, created_at, name, language, themes FROM subscribers""",
+            """CREATE TABLE subscriber_events (
+                subscriber_id INTEGER NOT NULL,
+                at TEXT NOT NULL,
+                event TEXT NOT NULL,
+                detail TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX subscriber_events_subscriber ON subscriber_events(subscriber_id)",
+            "CREATE TABLE forgotten (digest TEXT PRIMARY KEY, forgotten_at TEXT NOT NULL)",
+            "CREATE TABLE signup_attempts (client TEXT NOT NULL, at TEXT NOT NULL)",
+            "CREATE INDEX signup_attempts_client ON signup_attempts(client, at)",
+        ),
+    ),
+    Migration(
         8,
         "several send workers on one issue: claims of recipients with a lease, and a rate shared by every worker",
         (

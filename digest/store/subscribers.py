@@ -23,6 +23,7 @@ def _record(row: Any) -> Subscriber:
         failures=row["failures"],
         created_at=row["created_at"],
         rejoined_at=row["rejoined_at"],
+        paused_until=row["paused_until"],
     )
 
 

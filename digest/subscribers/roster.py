@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import TextIO
 
 from digest.errors import NotFound, SubscriberError
-from digest.models import Subscriber, SubscriberStatus
+from digest.models import ConsentSource, Subscriber, SubscriberStatus
+from digest.store import consents
 from digest.store import subscribers as rows
-from digest.store.db import State
+from digest.store.db import State, utcnow_iso
+from digest.subscribers import privacy
 from digest.util import check_address, check_name
 
 __all__ = ["COLUMNS", "STATUSES", "ImportReport", "Subscriber"]  # Subscriber: the record is in digest.models
@@ -37,6 +39,20 @@ _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
 _NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
 
 UNCLOSED = "a quote opened on this line is not closed on it (a name cannot hold a line break)"
+FORGOTTEN = (
+    "{email} was erased at its owner's request (`digest subscribers forget`); it is left out: only the person's own "
+    "sign-up through the form, or `digest subscribers add {email} --consented` with their fresh consent, adds it back"
+)
+NO_SECRET = (
+    "addresses were erased with `digest subscribers forget`, and checking others against them needs the secret "
+    "they were hashed with: set DIGEST_SECRET (or the variable config key secret_env names)"
+)
+
+
+def _forgotten(state: State, secret: bytes | None, email: str) -> bool:
+    if consents.any_forgotten(state) and secret is None:
+        raise SubscriberError(NO_SECRET)
+    return privacy.is_forgotten(state, secret, email)
 
 
 @dataclass
@@ -50,6 +66,7 @@ class ImportReport:
     bad: list[tuple[int, str]] = field(default_factory=list)
     bad_lines: int = 0
     duplicate_lines: int = 0
+    forgotten_lines: int = 0  # addresses erased at their owner's request: left out, they need fresh consent
 
 
 Tell = Callable[[int, str], None]  # (line number, what is wrong with it)
@@ -87,9 +104,12 @@ def add(
     themes: str = "",
     known_themes: set[str] | None = None,
     reactivate: bool = False,
+    secret: bytes | None = None,
+    consented: bool = False,
 ) -> tuple[Subscriber, bool]:
-    """Add one subscriber; returns it and whether anything changed. An existing address keeps its status
-    unless `reactivate` is given (a person who unsubscribed must ask to come back)."""
+    """Add one subscriber (single opt-in: the consent recorded is the editors'); returns it and whether anything
+    changed. An existing address keeps its status unless `reactivate` is given (a person who unsubscribed must
+    ask to come back); an erased one (`forget`) comes back only when `consented` says its owner asked again."""
     try:
         email = check_address(address)
         fields = (check_name(name), _language(language), ",".join(_themes(themes, known_themes)))
@@ -100,9 +120,17 @@ def add(
         if not reactivate or existing.status == SubscriberStatus.ACTIVE:
             return existing, False
         rows.reactivate(state, existing.id)
+        privacy.record_consent(state, existing.id, ConsentSource.CLI, "reactivated", "by `digest subscribers add`")
         return _must_get(state, email), True
+    if _forgotten(state, secret, email):
+        if not consented:
+            raise SubscriberError(FORGOTTEN.format(email=email))
+        assert secret is not None
+        privacy.unforget(state, secret, email)
     rows.insert(state, email, *fields)
-    return _must_get(state, email), True
+    added = _must_get(state, email)
+    privacy.record_consent(state, added.id, ConsentSource.CLI, "added", "by `digest subscribers add`")
+    return added, True
 
 
 def _must_get(state: State, email: str) -> Subscriber:
@@ -142,12 +170,20 @@ def _parse(values: dict[str, str], known_themes: set[str] | None) -> tuple[str, 
 
 
 def import_csv(
-    state: State, stream: TextIO, known_themes: set[str] | None = None, tell: Tell | None = None
+    state: State,
+    stream: TextIO,
+    known_themes: set[str] | None = None,
+    tell: Tell | None = None,
+    secret: bytes | None = None,
 ) -> ImportReport:
     """Import rows of email, name, language, themes (a header line naming them is optional and may
-    reorder them). Good lines are imported even when others are bad; all in one transaction. Each bad or
-    repeated line goes to `tell` as it is read (else into the report's lists)."""
+    reorder them). Good lines are imported even when others are bad; all in one transaction, and each new
+    subscriber's consent recorded as the import's. Each bad or repeated line goes to `tell` as it is read (else
+    into the report's lists); an address erased with `forget` is left out and told (its hash needs `secret`)."""
     report = ImportReport()
+    held_back = consents.any_forgotten(state)
+    if held_back and secret is None:
+        raise SubscriberError(NO_SECRET)
 
     def problem(number: int, reason: str, repeats: int | None = None) -> None:
         if repeats is None:
@@ -163,6 +199,15 @@ def import_csv(
             report.duplicates.append((number, repeats))
 
     def flush(batch: list[tuple[int, str, str, str, str]]) -> None:
+        if held_back:
+            assert secret is not None
+            digests = {row[0]: privacy.address_digest(secret, row[1]) for row in batch}
+            erased = consents.forgotten_among(state, list(digests.values()))
+            for number, email, *_ in (row for row in batch if digests[row[0]] in erased):
+                report.forgotten_lines += 1
+                if tell is not None:
+                    tell(number, FORGOTTEN.format(email=email))
+            batch[:] = [row for row in batch if digests[row[0]] not in erased]
         added, repeats = rows.import_rows(state, batch)
         report.added += added
         report.existing += len(batch) - len(repeats) - added
@@ -199,6 +244,7 @@ def import_csv(
                 if len(batch) >= BATCH:
                     flush(batch)
             flush(batch)
+            consents.record_unrecorded(state, ConsentSource.IMPORT, utcnow_iso())
         except UnicodeDecodeError as error:
             raise SubscriberError(f"line {number + 1} of the CSV cannot be read: {error}") from None
         finally:
@@ -207,11 +253,12 @@ def import_csv(
 
 
 def import_file(
-    state: State, path: Path, known_themes: set[str] | None = None, tell: Tell | None = None
-) -> ImportReport:
+    state: State, path: Path, known_themes: set[str] | None = None, tell: Tell | None = None,
+    secret: bytes | None = None,
+) -> ImportReport:  # fmt: skip
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            return import_csv(state, stream, known_themes, tell)
+            return import_csv(state, stream, known_themes, tell, secret)
     except FileNotFoundError:
         raise SubscriberError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -223,16 +270,24 @@ def import_file(
 # remove, list, export
 
 
-def remove(state: State, address: str, forget: bool = False) -> Subscriber:
-    """Unsubscribe an address (kept, so no later import adds it back), or with `forget` erase it and its
-    delivery records."""
+def remove(state: State, address: str, forget: bool = False, secret: bytes | None = None) -> Subscriber:
+    """Unsubscribe an address (kept, so no later import adds it back), or with `forget` erase it and all that is
+    kept about it but a keyed hash (`secret`), which keeps a later import from adding it back."""
     found = get(state, address)
     if found is None:
         raise NotFound(f"{address.strip()} is not on the subscriber list")
     if forget:
-        rows.forget(state, found.id)
-    else:
-        rows.set_status(state, found.id, SubscriberStatus.UNSUBSCRIBED)
+        if secret is None:
+            raise SubscriberError(
+                f"erasing {found.email} keeps a hash of it, made with the secret: set DIGEST_SECRET (or the variable "
+                "config key secret_env names) as for sending; nothing was erased"
+            )
+        privacy.forget(state, secret, found.email)
+        return found
+    with state.transaction():
+        if rows.set_status(state, found.id, SubscriberStatus.UNSUBSCRIBED):
+            consents.add_event(state, found.id, utcnow_iso(), "unsubscribed", "by `digest subscribers remove`")
+        consents.drop_requests(state, found.id)
     return found
 
 
@@ -257,11 +312,12 @@ def neutralise(cell: str) -> str:
 def export_csv(subscribers: Iterable[Subscriber], stream: TextIO) -> int:
     """Write the list as CSV that `import_csv` reads back, one row at a time; returns the number of rows."""
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow([*COLUMNS, "status", "failures", "created_at"])
+    writer.writerow([*COLUMNS, "status", "failures", "created_at", "paused_until"])
     count = 0
     for sub in subscribers:
         writer.writerow([neutralise(sub.email), neutralise(sub.name), neutralise(sub.language),
-                         neutralise(";".join(sub.themes)), sub.status, sub.failures, sub.created_at])  # fmt: skip
+                         neutralise(";".join(sub.themes)), sub.status, sub.failures, sub.created_at,
+                         sub.paused_until or ""])  # fmt: skip
         count += 1
     return count
 

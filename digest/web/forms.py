@@ -12,6 +12,8 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FORM = "digest.form"  # where in the request's state the parsed form waits for the endpoint
+MULTI = "digest.form.multi"  # every value of each field (checkboxes send one per box ticked)
+BODY = "digest.body"  # the raw body of a POST that is not a form (JSON)
 
 
 async def read_form(scope: Scope, receive: Receive) -> tuple[dict[str, str], Receive]:
@@ -29,9 +31,13 @@ async def read_form(scope: Scope, receive: Receive) -> tuple[dict[str, str], Rec
 
     parsed = await Request(scope, replay).form()
     fields: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
     for name, value in parsed.multi_items():
         if not isinstance(value, UploadFile):
             fields.setdefault(name, value)
+            multi.setdefault(name, []).append(value)
+    state = scope.setdefault("state", {})
+    state[MULTI], state[BODY] = multi, body
     replayed = False
     return fields, replay
 
@@ -40,6 +46,18 @@ def form_of(request: Request) -> dict[str, str]:
     """The form `ReadForm` read for this request (empty for a GET)."""
     fields: dict[str, str] = request.scope.get("state", {}).get(FORM, {})
     return fields
+
+
+def values_of(request: Request, name: str) -> list[str]:
+    """Every value a field of the form had, in order (the boxes ticked of a group of checkboxes)."""
+    multi: dict[str, list[str]] = request.scope.get("state", {}).get(MULTI, {})
+    return multi.get(name, [])
+
+
+def body_of(request: Request) -> bytes:
+    """The body `ReadForm` read for this request (empty for a GET)."""
+    body: bytes = request.scope.get("state", {}).get(BODY, b"")
+    return body
 
 
 def keep_form(scope: Scope, fields: dict[str, str]) -> None:

@@ -1,8 +1,9 @@
-"""The public pages: one-click unsubscribe, the archive and the bounce webhooks (webhooks.py), a Starlette app
-served by uvicorn.
+"""The public pages: the sign-up and its confirmation (public.py), each reader's preferences (preferences.py),
+one-click unsubscribe, the archive and the bounce webhooks (webhooks.py), a Starlette app served by uvicorn.
 
 `POST /unsubscribe/<token>` unsubscribes at once, with no cookie, login or confirmation (RFC 8058 one-click);
 `GET` shows a page with one button that makes the same POST. Forged, altered or outdated tokens change nothing.
+A reader's pages speak their language (else the newsletter's).
 `make_asgi_app(settings)` is the app, for `digest serve` or for mounting in another ASGI server.
 
 The endpoints are plain functions: Starlette runs them in its thread pool, where the state stays synchronous.
@@ -18,6 +19,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,11 +30,15 @@ from starlette.routing import Route
 
 from digest.config import Settings
 from digest.errors import SecretMissing
+from digest.i18n import catalog_language, translations
 from digest.store.db import State
-from digest.subscribers import roster
+from digest.subscribers import choices, optin
 from digest.subscribers.tokens import token_holder
+from digest.util import preferences_url_of
 from digest.web import pages
 from digest.web.forms import ReadForm
+from digest.web.preferences import PreferencesPages
+from digest.web.public import SignupPages, mask
 from digest.web.sns import Certificates
 from digest.web.webhooks import Webhooks
 
@@ -47,12 +53,6 @@ ARCHIVE_KINDS = {".html": "text/html; charset=utf-8", ".xml": "application/atom+
 log = logging.getLogger("digest.web")
 
 
-def _mask(address: str) -> str:
-    """Enough of the address to recognise it, not enough to harvest it from a forwarded link."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}{'•' * max(1, len(local) - 1)}@{domain}"
-
-
 class PublicSite:
     """The pages' endpoints over the state: each request borrows a connection (see the module's docstring)."""
 
@@ -62,58 +62,74 @@ class PublicSite:
         self.state = State(settings.state_target)
         self.lock = threading.Lock()
         self.newsletter = settings.model.newsletter.title
-        self.lang = settings.model.newsletter.language
+        self.lang = catalog_language(settings.model.newsletter.language)
 
     def close(self) -> None:
         with self.lock:
             self.state.close()
 
-    def page(self, status: int, title: str, template: str = "public.html.j2", **context: str) -> HTMLResponse:
-        html = pages.render(template, lang=self.lang, title=title, **context)
+    def page(
+        self, status: int, title: str, template: str = "public.html.j2", language: str | None = None, **context: Any
+    ) -> HTMLResponse:
+        """A page in `language` (else the newsletter's)."""
+        language = language or self.lang
+        html = pages.render(template, language, lang=language, title=title, **context)
         return HTMLResponse(html, status, headers=HEADERS)
 
     def not_found(self, request: Request, error: Exception) -> Response:
         if isinstance(error, HTTPException) and error.status_code != 404:
             return PlainTextResponse(f"{error.detail}\n", error.status_code, headers=error.headers)
-        return self.page(404, "Not found", text="There is nothing here.")
+        _ = translations(self.lang).gettext
+        return self.page(404, _("Not found"), text=_("There is nothing here."))
 
     def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
     def unsubscribe_help(self, request: Request) -> Response:
         # Where the public archive's footer link leads: it carries nobody's token.
+        _ = translations(self.lang).gettext
         return self.page(
             200,
-            f"Unsubscribe from {self.newsletter}",
-            text="Every issue ends with a link that unsubscribes its reader in one click. "
-            "Use the link at the bottom of an issue you received, or reply to it and ask.",
+            _("Unsubscribe from %(title)s") % {"title": self.newsletter},
+            text=_(
+                "Every issue ends with a link that unsubscribes its reader in one click. "
+                "Use the link at the bottom of an issue you received, or reply to it and ask."
+            ),
         )
 
     def unsubscribe(self, request: Request) -> Response:
         with self.state.borrow() as state:
             found = token_holder(state, self.secret, request.path_params["token"])
             if found is not None and request.method == "POST":
-                roster.unsubscribe(state, found.id)
+                optin.unsubscribe(state, found.id, "by its unsubscribe link")
+        language = choices.page_language(found, self.settings)
+        _ = translations(language).gettext
         if found is None:
             return self.page(
                 403,
-                "This link does not work",
-                text="This unsubscribe link is not valid: it may have been cut short, altered, or replaced by a "
-                "newer one. Use the link at the bottom of the newsletter, or reply to it and ask to be taken off "
-                "the list.",
+                _("This link does not work"),
+                text=_(
+                    "This unsubscribe link is not valid: it may have been cut short, altered, or replaced by a "
+                    "newer one. Use the link at the bottom of the newsletter, or reply to it and ask to be taken "
+                    "off the list."
+                ),
             )
-        who = _mask(found.email)
+        values = {"who": mask(found.email), "title": self.newsletter}
         if request.method == "POST":
-            return self.page(200, "You are unsubscribed", text=f"{who} will get no more issues of {self.newsletter}.")
+            text = _("%(who)s will get no more issues of %(title)s.") % values
+            return self.page(200, _("You are unsubscribed"), language=language, text=text)
         if found.status == "unsubscribed":
-            return self.page(200, "Already unsubscribed", text=f"{who} gets no issues of {self.newsletter}.")
+            text = _("%(who)s gets no issues of %(title)s.") % values
+            return self.page(200, _("Already unsubscribed"), language=language, text=text)
         return self.page(
             200,
-            f"Unsubscribe from {self.newsletter}",
+            _("Unsubscribe from %(title)s") % values,
             "unsubscribe.html.j2",
+            language,
             newsletter=self.newsletter,
-            who=who,
+            who=values["who"],
             action=request.url.path,
+            preferences=preferences_url_of(request.url.path),
         )
 
     def archive(self, request: Request) -> Response:
@@ -122,7 +138,8 @@ class PublicSite:
         folder = self.settings.archive_dir.resolve()
         path = None if "\0" in name else (folder / name).resolve()
         if path is None or path.parent != folder or path.suffix not in ARCHIVE_KINDS or not path.is_file():
-            return self.page(404, "Not found", text="There is no such issue.")
+            _ = translations(self.lang).gettext
+            return self.page(404, _("Not found"), text=_("There is no such issue."))
         return Response(path.read_bytes(), media_type=ARCHIVE_KINDS[path.suffix])
 
     def routes(self) -> list[Route]:
@@ -132,6 +149,10 @@ class PublicSite:
             Route("/unsubscribe/{token}", self.unsubscribe, methods=["GET", "POST"]),
             Route("/archive/{name:path}", self.archive, methods=["GET"]),
         ]
+
+    def all_routes(self) -> list[Route]:
+        signup = SignupPages(self)
+        return [*self.routes(), *signup.routes(), *PreferencesPages(self, signup).routes()]
 
 
 def make_asgi_app(settings: Settings, sns_certificates: Certificates | None = None) -> Starlette:
@@ -150,7 +171,7 @@ def make_asgi_app(settings: Settings, sns_certificates: Certificates | None = No
         site.close()
 
     app = Starlette(
-        routes=site.routes() + webhooks.routes(),
+        routes=site.all_routes() + webhooks.routes(),
         middleware=[Middleware(ReadForm, skip="/webhooks/")],
         exception_handlers={HTTPException: site.not_found},
         lifespan=lifespan,

@@ -1,0 +1,67 @@
+"""How config.yaml's problems are told: pydantic's errors as "key: expected … but received …", and the keys the
+schema does not know (usually typos) by their full dotted name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from digest.util import clip, shorten
+
+
+def location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + ("from" if part == "from_" else str(part))
+    return out or "(top level)"
+
+
+def problems(error: ValidationError) -> list[str]:
+    found = []
+    for item in error.errors():
+        where = location(item["loc"])
+        kind = item["type"]
+        if kind == "missing":
+            found.append(f"{where}: expected a value but the key is missing")
+        elif kind == "value_error" and not item["loc"]:  # a check across keys names its key itself
+            found.append(item["msg"].removeprefix("Value error, "))
+        elif kind == "value_error":
+            found.append(f"{where}: {clip(item['msg'].removeprefix('Value error, '), 400)}")
+        else:
+            found.append(f"{where}: {clip(item['msg'].lower())} but received {shorten(item.get('input'))}")
+    return found
+
+
+def unknown_keys(data: Any, model: type[BaseModel], where: str = "") -> list[str]:
+    """Keys the schema does not know, by their full dotted name: usually typos."""
+    if not isinstance(data, dict):
+        return []
+    unknown = []
+    fields = model.model_fields
+    by_name = {f.alias or name: (name, f) for name, f in fields.items()}
+    for key, value in data.items():
+        dotted = f"{where}.{key}" if where else str(key)
+        if key not in by_name:
+            unknown.append(dotted)
+            continue
+        annotation = by_name[key][1].annotation
+        for sub in submodels(annotation):
+            if isinstance(value, list):
+                for index, entry in enumerate(value):
+                    unknown.extend(unknown_keys(entry, sub, f"{dotted}[{index}]"))
+            else:
+                unknown.extend(unknown_keys(value, sub, dotted))
+    return unknown
+
+
+def submodels(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in getattr(annotation, "__args__", ()):
+        found.extend(submodels(arg))
+    return found
