@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from digest.cli import config_option, friendly, load, open_state, subscribers
+from digest.cli import config_option, friendly, load, open_state
+from digest.cli.roster import subscribers
 from digest.config import Settings
 from digest.errors import NotFound, SubscriberError
 from digest.util import plural, printable

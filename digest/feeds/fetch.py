@@ -84,6 +84,42 @@ def _retry_after(response: httpx.Response) -> str:
     return f" (the server asks to wait {value}{'s' if value and value.isdigit() else ''})" if value else ""
 
 
+def _not_ok(start: str, url: str, response: httpx.Response, state: FeedState, moved_to: str | None) -> Fetched:
+    """What an answer other than 200 (and other than a redirect) means for the feed."""
+    code = response.status_code
+    if code == 304:
+        return Fetched(
+            start,
+            FeedStatus.NOT_MODIFIED,
+            final_url=url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            moved_to=moved_to,
+        )
+    if code == 410:
+        return Fetched(
+            start,
+            FeedStatus.GONE,
+            code=code,
+            error="HTTP 410 Gone: the feed was removed for good; it will not be "
+            "asked for again. Remove it from config.yaml",
+        )
+    if code in (429, 503):
+        return Fetched(
+            start,
+            FeedStatus.SKIPPED,
+            code=code,
+            error=f"HTTP {code}: the server asked us to come back later{_retry_after(response)}; skipped this run",
+        )
+    reason = response.reason_phrase or ""
+    return Fetched(
+        start,
+        FeedStatus.FAILED,
+        code=code,
+        error=f"HTTP {code} {reason}".strip() + f" from {url}; check the feed's url in config.yaml or try again later",
+    )
+
+
 async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int, accept: str = FEED_ACCEPT) -> Fetched:
     """One conditional GET, following redirects by hand to tell permanent moves from temporary ones."""
     start = state.moved_to or state.url
@@ -115,39 +151,8 @@ async def fetch_http(client: httpx.AsyncClient, state: FeedState, max_bytes: int
             if permanent_so_far:
                 moved_to = url
             continue
-        if code == 304:
-            return Fetched(
-                start,
-                FeedStatus.NOT_MODIFIED,
-                final_url=url,
-                etag=state.etag,
-                last_modified=state.last_modified,
-                moved_to=moved_to,
-            )
-        if code == 410:
-            return Fetched(
-                start,
-                FeedStatus.GONE,
-                code=code,
-                error="HTTP 410 Gone: the feed was removed for good; it will not be "
-                "asked for again. Remove it from config.yaml",
-            )
-        if code in (429, 503):
-            return Fetched(
-                start,
-                FeedStatus.SKIPPED,
-                code=code,
-                error=f"HTTP {code}: the server asked us to come back later{_retry_after(response)}; skipped this run",
-            )
         if code != 200:
-            reason = response.reason_phrase or ""
-            return Fetched(
-                start,
-                FeedStatus.FAILED,
-                code=code,
-                error=f"HTTP {code} {reason}".strip() + f" from {url}; check the "
-                "feed's url in config.yaml or try again later",
-            )
+            return _not_ok(start, url, response, state, moved_to)
         if truncated:
             return Fetched(
                 start,

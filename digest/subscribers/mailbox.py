@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from digest.config import BounceMailbox, Settings
+from digest.config import Settings
+from digest.config_bounces import BounceMailbox
 from digest.errors import BounceMailboxError
 from digest.store import bounces as rows
 from digest.store.db import State, iso

@@ -169,6 +169,36 @@ def _parse(values: dict[str, str], known_themes: set[str] | None) -> tuple[str, 
     return email, name, language, themes
 
 
+def _good_lines(
+    stream: TextIO, known_themes: set[str] | None, problem: Callable[[int, str], None]
+) -> Iterator[tuple[int, str, str, str, str]]:
+    """Each good line as (number, email, name, language, themes); every bad one goes to `problem`."""
+    columns = list(COLUMNS)
+    started = False  # a header may only come before every other line
+    number = 0
+    try:
+        for number, line in enumerate(stream, start=1):
+            try:
+                cells = [_unneutralise(c.strip()) for c in _cells(line)]
+            except ValueError as error:
+                started = True
+                problem(number, str(error))
+                continue
+            if not any(cells) or cells[0].startswith("#"):
+                continue
+            if not started and cells[0].lower() in _HEADER_NAMES:
+                columns = [_HEADER_NAMES.get(c.lower(), c.lower()) for c in cells]
+                started = True
+                continue
+            started = True
+            try:
+                yield (number, *_parse(dict(zip(columns, cells, strict=False)), known_themes))
+            except ValueError as error:
+                problem(number, str(error))
+    except UnicodeDecodeError as error:
+        raise SubscriberError(f"line {number + 1} of the CSV cannot be read: {error}") from None
+
+
 def import_csv(
     state: State,
     stream: TextIO,
@@ -215,38 +245,16 @@ def import_csv(
             problem(number, "", first)
         batch.clear()
 
-    columns = list(COLUMNS)
-    started = False  # a header may only come before every other line
     batch: list[tuple[int, str, str, str, str]] = []
-    number = 0
     with state.transaction():
         rows.start_import(state)
         try:
-            for number, line in enumerate(stream, start=1):
-                try:
-                    cells = [_unneutralise(c.strip()) for c in _cells(line)]
-                except ValueError as error:
-                    started = True
-                    problem(number, str(error))
-                    continue
-                if not any(cells) or cells[0].startswith("#"):
-                    continue
-                if not started and cells[0].lower() in _HEADER_NAMES:
-                    columns = [_HEADER_NAMES.get(c.lower(), c.lower()) for c in cells]
-                    started = True
-                    continue
-                started = True
-                try:
-                    batch.append((number, *_parse(dict(zip(columns, cells, strict=False)), known_themes)))
-                except ValueError as error:
-                    problem(number, str(error))
-                    continue
+            for row in _good_lines(stream, known_themes, problem):
+                batch.append(row)
                 if len(batch) >= BATCH:
                     flush(batch)
             flush(batch)
             consents.record_unrecorded(state, ConsentSource.IMPORT, utcnow_iso())
-        except UnicodeDecodeError as error:
-            raise SubscriberError(f"line {number + 1} of the CSV cannot be read: {error}") from None
         finally:
             rows.end_import(state)
     return report
