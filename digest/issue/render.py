@@ -66,7 +66,7 @@ def _wrap(text: str, width: int = 76, indent: str = "") -> str:
 
 
 @lru_cache(maxsize=8)
-def _environment(dirs: tuple[Path, ...], html: bool, language: str = "en") -> jinja2.Environment:
+def template_environment(dirs: tuple[Path, ...], html: bool, language: str = "en") -> jinja2.Environment:
     # Editors may change these templates (the `templates:` folder): sandboxed, a template can reach no file,
     # module or private attribute, only the values it is given.
     env = jinja2.sandbox.SandboxedEnvironment(
@@ -219,7 +219,7 @@ def _fill(name: str, issue: Issue, settings: Settings, html: bool) -> str:
     """Render one template; whatever goes wrong in it is one sentence naming the template and the line."""
     dirs = tuple(template_dirs(settings))
     try:
-        env = _environment(dirs, html, settings.model.newsletter.language)
+        env = template_environment(dirs, html, settings.model.newsletter.language)
         return env.get_template(name).render(_context(issue, settings, html))
     except jinja2.TemplateSyntaxError as error:
         where = f"{error.filename or name}, line {error.lineno}"

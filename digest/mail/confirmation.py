@@ -8,18 +8,12 @@ preferences and unsubscribe links, and what they chose.
 from __future__ import annotations
 
 import re
-import textwrap
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import jinja2
-import jinja2.sandbox
-
 from digest.config import Settings
-from digest.i18n import catalog_language, dates, install, translations
-from digest.issue.render import template_dirs
+from digest.i18n import catalog_language, dates, translations
+from digest.issue.render import template_dirs, template_environment
 from digest.mail.message import prepare
 from digest.mail.smtp import connect
 from digest.models import Rendered, Subscriber
@@ -29,26 +23,6 @@ from digest.util import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, close_
 
 HTML = "confirm.html.j2"
 TEXT = "confirm.txt.j2"
-
-
-def _wrap(text: str, width: int = 76) -> str:
-    return textwrap.fill(text, width=width, break_long_words=False, break_on_hyphens=False)
-
-
-@lru_cache(maxsize=16)
-def _environment(dirs: tuple[Path, ...], html: bool, language: str) -> jinja2.Environment:
-    # The editors may override these templates too (the `templates:` folder): sandboxed like the issue's.
-    env = jinja2.sandbox.SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
-        autoescape=html,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["wrap"] = _wrap
-    install(env, language)
-    return env
 
 
 def confirm_url(settings: Settings, secret: bytes, subscriber_id: int) -> str:
@@ -79,8 +53,8 @@ def render(settings: Settings, subscriber: Subscriber, link: str, now: datetime)
         "postal_address": cfg.newsletter.postal_address,
     }
     dirs = tuple(template_dirs(settings))
-    html = _environment(dirs, True, language).get_template(HTML).render(context)
-    text = _environment(dirs, False, language).get_template(TEXT).render(context)
+    html = template_environment(dirs, True, language).get_template(HTML).render(context)
+    text = template_environment(dirs, False, language).get_template(TEXT).render(context)
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     return Rendered(html=html, text=text, preheader=subject, subject=subject)
 
