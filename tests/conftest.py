@@ -187,3 +187,34 @@ def send_config(write_config: Callable[..., Path], smtp_sink: SmtpSink, secret: 
         )
 
     return write
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; the tests never download a browser
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, one per test module."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def local_page(browser: Any, viewport: dict[str, int] | None = None) -> Iterator[Any]:
+    """A page in a fresh context that can reach 127.0.0.1 only: the email links to remote pictures and pages."""
+    context = browser.new_context(viewport=viewport) if viewport else browser.new_context()
+    context.route("**/*", lambda route: route.continue_() if "//127.0.0.1" in route.request.url else route.abort())
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A desktop-sized page (1600×1000) that reaches 127.0.0.1 only."""
+    yield from local_page(browser, {"width": 1600, "height": 1000})

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from previews import demo_copy, running_preview
 from servers import FeedServer, Route
-from test_preview import CHROMIUM_ARGS, card_under, desktop, item, wait_for_file
+from test_preview import card_under, desktop, item, wait_for_file
 
 from digest.issue.corrections import Corrections
 
@@ -28,23 +28,6 @@ ARTICLE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>N
 HOSTILE = """<html><head><meta property="og:title" content="Rent strike &lt;img src=x onerror=alert(1)&gt; spreads">
 <meta property="og:description" content="&lt;script&gt;alert(2)&lt;/script&gt;Tenants stop paying."></head></html>"""
 FRAME_WIDTH = 640
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    # The email links to remote pictures and pages: a test never reaches outside 127.0.0.1.
-    context.route("**/*", lambda route: route.continue_() if "//127.0.0.1" in route.request.url else route.abort())
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture

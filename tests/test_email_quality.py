@@ -6,7 +6,7 @@ import base64
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from html import escape
@@ -19,7 +19,6 @@ from conftest import REAL_WEEK_NOW, REPO, load_manifest
 from digest.issue.check import Look, check_html, contrast_ratio, failed, is_large, parse_color, parse_html, report
 
 SPAMASSASSIN = Path("/usr/bin/spamassassin")
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
 DEMO_FEED = REPO / "digest" / "demo" / "leftvoice-sample.xml"
 DEMO_NOW = "2024-03-01T12:00:00Z"
@@ -217,21 +216,6 @@ VISIBLE_TEXT_JS = """() => {
   }
   return out;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.slow

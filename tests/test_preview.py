@@ -9,15 +9,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from conftest import REPO
-from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
+from playwright.sync_api import FrameLocator, Page, expect
 from previews import DEMO, FORM, ISSUE, corrections_file, csrf_of, demo_copy, preview_client, running_preview
 from servers import FeedServer, Route, SmtpSink
 
@@ -28,25 +26,6 @@ from digest.issue.render import personalize
 from digest.store import issues
 from digest.store.db import State
 from digest.subscribers.tokens import unsubscribe_url
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    # The email links to remote pictures and pages: a test never reaches outside 127.0.0.1.
-    context.route("**/*", lambda route: route.continue_() if "//127.0.0.1" in route.request.url else route.abort())
-    yield context.new_page()
-    context.close()
 
 
 def expected(config: Path, tmp_path: Path) -> dict[str, Any]:

@@ -15,32 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from conftest import local_page
+from playwright.sync_api import Browser, Page, expect
 from readers import LINK, NOW, SECRET, messages_to, reader_config, subscriber, text_of
 from servers import SmtpSink, free_port
 from variants_help import DEMO_SECTIONS, by_recipient, html_sections, parts, text_sections
 
 pytestmark = pytest.mark.slow
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    context.route("**/*", lambda route: route.continue_() if "//127.0.0.1" in route.request.url else route.abort())
-    yield context.new_page()
-    context.close()
+    yield from local_page(browser)  # the browser's own default size
 
 
 @pytest.fixture

@@ -196,19 +196,13 @@ def test_every_variant_of_the_real_week_passes_digest_check_within_the_size_budg
     assert whole_cards
 
 
-def test_an_editor_looks_at_the_issue_as_a_reader_of_palestine_and_labor_in_chromium(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_an_editor_looks_at_the_issue_as_a_reader_of_palestine_and_labor_in_chromium(tmp_path: Path, page: Any) -> None:
+    from playwright.sync_api import expect
     from previews import running_preview
 
     config = demo_copy(tmp_path)
     add_readers(config, {"pl@example.org": "palestine,labor", "all@example.org": ""})
-    with running_preview("--config", str(config)) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        context = browser.new_context(viewport={"width": 1600, "height": 1000})
-        context.route("**/*", lambda route: route.continue_() if "//127.0.0.1" in route.request.url else route.abort())
-        page = context.new_page()
+    with running_preview("--config", str(config)) as base:
         page.goto(base + "/", wait_until="domcontentloaded")
         frame = page.frame_locator("#desktop")
         expect(frame.locator("h2#latin-america")).to_have_count(1)
@@ -229,4 +223,3 @@ def test_an_editor_looks_at_the_issue_as_a_reader_of_palestine_and_labor_in_chro
         page.get_by_role("link", name="Show the whole issue").click()
         expect(frame.locator("h2#latin-america")).to_have_count(1)
         expect(page.locator("#readers")).to_contain_text("Labor, Palestine")
-        browser.close()
