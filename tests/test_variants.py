@@ -187,6 +187,33 @@ def test_a_reader_whose_themes_are_empty_this_week_gets_nothing_and_is_counted(
     assert again.exit_code == 0 and "already sent" in again.stdout
 
 
+def test_readers_with_nothing_this_week_are_counted_once_by_several_workers(
+    write_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    from conftest import DEMO_FEED
+
+    config = write_config(
+        DEMO_FEED,
+        issue={"window_days": 10},
+        editors=["editors@example.org"],
+        smtp={"host": "127.0.0.1", "port": smtp_sink.port, "security": "none", "rate_per_second": 5000},
+    )
+    dropped = demo_article_url(tmp_path, cli, config, "latin-america")
+    (tmp_path / "corrections").mkdir()
+    (tmp_path / "corrections" / f"{ISSUE}.yaml").write_text(f"drop: [{dropped}]\n")
+    readers = {f"latam{n}@example.org": "latin-america" for n in range(40)}
+    readers |= {f"labor{n}@example.org": "labor" for n in range(40)}
+    add_readers(config, readers)
+
+    # Each worker looks for readers once more before it stops, and finds the ones let go queued again.
+    result = cli("send", "--config", config, "--now", NOW, "--workers", 3)
+
+    assert result.exit_code == 0, result.output
+    assert "40 readers got nothing, as every theme they chose is empty in this issue" in result.stdout
+    mails = by_recipient(smtp_sink)
+    assert sorted(mails) == sorted(a for a in readers if a.startswith("labor"))
+
+
 def parts_of_report(raw: bytes) -> str:
     import email
     import email.policy

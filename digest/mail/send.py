@@ -251,14 +251,15 @@ def _per_variant(frozen: Frozen, counts: Mapping[str, int]) -> dict[str, int]:
 
 def _assigner(frozen: Frozen, keys: Collection[str], summary: Summary) -> Callable[[list[Recipient]], list[Recipient]]:
     """Each claimed reader's copy (mail/copies.py), chosen as the feeder claims them."""
-    nothing: set[int] = set()  # a reader let go may be queued and claimed again by a later look: counted once
 
     def assign(batch: list[Recipient]) -> list[Recipient]:
         counted = Summary(issue_id=frozen.id)
         kept = copies.assign(batch, frozen, keys, counted)
         ids = {who.id for who in kept}
-        nothing.update(who.id for who in batch if who.id not in ids)
-        summary.nothing_for_you = len(nothing)
+        # A reader let go may be queued and claimed again by a later look, here or in another worker: the
+        # ids, not a count, so that each is counted once (run_workers takes the union).
+        summary.nothing_ids.update(who.id for who in batch if who.id not in ids)
+        summary.nothing_for_you = len(summary.nothing_ids)
         summary.late_choice += counted.late_choice
         return kept
 

@@ -35,6 +35,7 @@ class Summary:
     drift: list[str] = field(default_factory=list)  # approved articles renamed or gone from their feeds since
     dry_run: bool = False
     nothing_for_you: int = 0  # readers every section of whose choice is empty in this issue: sent nothing
+    nothing_ids: set[int] = field(default_factory=set)  # who they are: workers of one send may each meet them
     late_choice: int = 0  # readers whose choice had no frozen variant (chosen after approval): the whole issue
     renders: int = 0  # renders this send made (the whole issue and its variants; none for an approved issue)
     variants: dict[str, int] = field(default_factory=dict)  # each copy's label → readers the relay accepted it for

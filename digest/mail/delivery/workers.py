@@ -35,7 +35,6 @@ ADDED = (
     "retried",
     "reconnects",
     "inactive",
-    "nothing_for_you",
     "late_choice",
 )  # counts each worker keeps of its own part
 LISTS = ("failed", "bounced", "put_back", "in_doubt")
@@ -53,6 +52,7 @@ def work_on(settings: Settings, state: State, issue_id: str) -> dict[str, Any]:
     summary = deliver_issue(settings, state, frozen, secret, None, shared=True)
     part: dict[str, Any] = {name: getattr(summary, name) for name in (*ADDED, *LISTS, "error", "stopped")}
     part["inactive"] = summary.inactive - before
+    part["nothing_ids"] = sorted(summary.nothing_ids)
     return part
 
 
@@ -131,6 +131,8 @@ def _add(summary: Summary, proc: subprocess.Popen[str], output: str) -> None:
         setattr(summary, name, getattr(summary, name) + int(part.get(name) or 0))
     for name in LISTS:
         getattr(summary, name).extend(tuple(x) if isinstance(x, list) else x for x in part.get(name) or [])
+    summary.nothing_ids.update(int(x) for x in part.get("nothing_ids") or [])
+    summary.nothing_for_you = len(summary.nothing_ids)  # a reader two workers let go is one reader
     summary.error = summary.error or part.get("error")
     summary.stopped = summary.stopped or part.get("stopped")
     summary.in_doubt[:] = list(dict.fromkeys(summary.in_doubt))  # named by the send and by the worker: once
