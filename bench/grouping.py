@@ -2,8 +2,10 @@
 
 Rows: first-match keyword rules (PRODUCT.md's lists); v1, the scored themes as shipped before context rules
 (bench/data/themes_v1.yaml), read by today's code (which adds category words and feed hints to them); now, the
-shipped config.yaml. Sets: the tuning week (tests/data/grouping_labels.csv)
-and the unseen set (tests/data/grouping_unseen.csv) in its dev half, its held-out half and whole.
+shipped config.yaml. Sets: the tuning week (tests/data/grouping_labels.csv); the unseen outlets
+(tests/data/grouping_unseen.csv); HuffPost 2018–2022 (tests/data/huffpost), a random sample and a sample of stories
+that use a work word; each unseen set in its dev half (looked at while tuning) and its held-out half (only scored),
+and all unseen sets pooled.
 
     .venv/bin/python bench/grouping.py [--all]     # --all: also count the unclear labels
 """
@@ -26,6 +28,7 @@ from common import FEEDS, real_week_files  # noqa: E402
 from grouping_eval import (  # noqa: E402
     Labelled,
     evaluate,
+    load_huffpost,
     load_labelled,
     load_unseen,
     macro_f1,
@@ -94,6 +97,11 @@ def group_stage_ms(config: Config, runs: int = 9) -> float:
     return statistics.median(samples) * 1000
 
 
+def pooled(split: str, parts: tuple[str, ...] = ("random", "enriched")) -> list[Labelled]:
+    """Every unseen set's half together: the outlets of grouping_unseen.csv and the HuffPost samples."""
+    return load_unseen(FEEDS, split) + [item for part in parts for item in load_huffpost(part, split)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--all", action="store_true", help="also count the articles whose label is unclear")
@@ -105,6 +113,13 @@ def main() -> None:
         "unseen, dev": (load_unseen(FEEDS, "dev"), with_unseen_feeds),
         "unseen, held-out": (load_unseen(FEEDS, "held-out"), with_unseen_feeds),
         "unseen, all": (load_unseen(FEEDS), with_unseen_feeds),
+        "HuffPost random, dev": (load_huffpost("random", "dev"), with_unseen_feeds),
+        "HuffPost random, held-out": (load_huffpost("random", "held-out"), with_unseen_feeds),
+        "HuffPost work words, dev": (load_huffpost("enriched", "dev"), with_unseen_feeds),
+        "HuffPost work words, held-out": (load_huffpost("enriched", "held-out"), with_unseen_feeds),
+        "all unseen, dev": (pooled("dev"), with_unseen_feeds),
+        "all unseen, held-out": (pooled("held-out"), with_unseen_feeds),
+        "all unseen, held-out, without the work-word sample": (pooled("held-out", ("random",)), with_unseen_feeds),
     }
     print("clearly-labelled articles" if clear_only else "all labelled articles, clear or not")
     for title, (items, declare) in sets.items():

@@ -10,8 +10,10 @@ Two sets of labels, each naming a feed file and a link, never the article text (
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ DATA = Path(__file__).parent / "data"
 LABELS = DATA / "grouping_labels.csv"
 UNSEEN = DATA / "grouping_unseen.csv"
 UNSEEN_FEEDS = DATA / "grouping_unseen_feeds.yaml"
+HUFFPOST = DATA / "huffpost"
 THEMES = ("latin-america", "labor", "palestine")
 
 
@@ -69,6 +72,37 @@ def load_unseen(feeds: Path, split: str | None = None) -> list[Labelled]:
     """The unseen set, or one of its halves ('dev' or 'held-out')."""
     items = load_labelled(feeds, UNSEEN)
     return [i for i in items if split is None or i.split == split]
+
+
+def load_huffpost(part: str, split: str | None = None) -> list[Labelled]:
+    """The HuffPost set (tests/data/huffpost): its `random` part or its work-word `enriched` part, or one half."""
+    articles: dict[str, Article] = {}
+    for line in (HUFFPOST / f"{part}.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        articles[record["link"]] = _huffpost_article(record)
+    out = []
+    for row in csv.DictReader((HUFFPOST / "labels.csv").open(encoding="utf-8")):
+        if row["part"] != part or (split is not None and row["split"] != split):
+            continue
+        item = Labelled(articles[row["link"]], row["label"], row["also"], row["clear"] == "yes")
+        item.kind, item.split = f"huffpost-{part}", row["split"]
+        out.append(item)
+    return out
+
+
+def _huffpost_article(record: dict[str, str]) -> Article:
+    """A record of the dataset as a feed would give it: headline, description as teaser, section as category."""
+    return Article(
+        id=record["link"],
+        title=record["headline"],
+        url=record["link"],
+        feed="HuffPost",
+        published=datetime.fromisoformat(record["date"]).replace(hour=12, tzinfo=UTC),
+        teaser=record["short_description"],
+        summary=record["short_description"],
+        author=record["authors"],
+        categories=[record["category"]],
+    )
 
 
 def with_unseen_feeds(config: Config) -> Config:

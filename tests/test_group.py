@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import REAL_WEEK_NOW
-from grouping_eval import evaluate, load_labelled, macro_f1, predict_with
+from grouping_eval import (
+    evaluate,
+    load_huffpost,
+    load_labelled,
+    load_unseen,
+    macro_f1,
+    predict_with,
+    with_unseen_feeds,
+)
 
 from digest.config import Config, load_config
 from digest.issue.group import Grouper, explain
@@ -179,3 +189,26 @@ def test_grouping_agrees_with_the_hand_labels(test_feeds: Path) -> None:
 def test_the_evaluation_set_covers_every_theme(test_feeds: Path, theme: str) -> None:
     items = load_labelled(test_feeds)
     assert sum(1 for i in items if i.label == theme and i.clear) >= 8
+
+
+def test_the_huffpost_set_is_whole_and_unchanged() -> None:
+    folder = REPO / "tests" / "data" / "huffpost"
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for name in ("random.jsonl", "enriched.jsonl", "labels.csv"):
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == manifest[name], name
+    for part in ("random", "enriched"):
+        items = load_huffpost(part)
+        lines = (folder / f"{part}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(items) == len(lines) == len({i.article.url for i in items})
+        assert {i.split for i in items} == {"dev", "held-out"}
+
+
+def test_the_unseen_dev_halves_hold_the_floors(test_feeds: Path) -> None:
+    """The halves looked at while tuning: a change to the themes that loses them fails here first."""
+    config = with_unseen_feeds(load_config(REPO / "config.yaml").model)
+    items = load_unseen(test_feeds, "dev") + load_huffpost("random", "dev") + load_huffpost("enriched", "dev")
+    metrics = evaluate(items, predict_with(config))
+    report = ", ".join(f"{t} P={m.precision:.2f} R={m.recall:.2f} F1={m.f1:.2f}" for t, m in metrics.items())
+    assert macro_f1(metrics) >= FLOOR_MACRO, report
+    for theme, m in metrics.items():
+        assert m.f1 >= FLOOR_THEME, f"{theme}: {report}"

@@ -181,3 +181,26 @@ def test_explain_shows_the_context_rule_that_decided() -> None:
         published=datetime(2026, 3, 4, tzinfo=UTC),
     )
     assert "title 'strike' (with 'dockers')" in explain(kept, shipped())
+
+
+@pytest.mark.parametrize(
+    ("title", "teaser", "theme"),
+    [
+        ("Rio police close in on the killers", "The investigation is on the right path.", "latin-america"),
+        ("US embassy opens in Jerusalem amid protests", "Trump named the city Israel's capital.", "palestine"),
+    ],
+)
+def test_a_city_named_in_short_is_its_region(title: str, teaser: str, theme: str) -> None:
+    assert filed(title, teaser) == theme
+
+
+@pytest.mark.parametrize(
+    ("title", "teaser"),
+    [
+        ("Rio Tinto posts record profit on iron ore", "The miner raised its dividend."),
+        ("Migrants drown crossing the Rio Grande near Eagle Pass", "Texas officials blame the buoys."),
+        ("Jerusalem marathon draws 40,000 runners", "The route passes the Old City walls."),
+    ],
+)
+def test_the_short_name_elsewhere_is_not(title: str, teaser: str) -> None:
+    assert filed(title, teaser) == "none"

@@ -41,3 +41,37 @@ def test_a_labour_story_without_union_words_is_labor(title: str, teaser: str) ->
 )
 def test_its_look_alikes_are_not(title: str, teaser: str) -> None:
     assert filed(title, teaser) != "labor"
+
+
+@pytest.mark.parametrize(
+    ("title", "teaser"),
+    [
+        ("Police union urges officers to boycott the stadium", "The Fraternal Order of Police objects to the protest."),
+        ("Senator goes into labor during the committee vote", "She gave birth to a girl hours later."),
+        ("Labor Day weekend travel expected to break records", "Airports brace for crowds."),
+        ("Labor Department: jobless claims fall to a two-month low", "Fewer Americans filed for benefits."),
+        ("Iran 'will not wage war against any nation', president says", "Tehran answered new troop deployments."),
+        ("Nursing home workers charged after taunting a patient on video", "Prosecutors say the two mocked her."),
+        ("Worker arrested after stabbing five at an industrial park", "Police say the suspect fled on foot."),
+        ("Election workers face a new wave of threats", "Officials in three states asked for protection."),
+        ("Celtics beat the Heat in overtime", "Tatum scored 41 points in the win."),
+        ("Prosecutors drop plea bargaining in the fraud case", "The trial begins on Monday."),
+        ("Labour leader sets out plans for the NHS", "The party wants 40,000 more appointments a week."),
+    ],
+)
+def test_work_words_in_other_stories_are_not_labor(title: str, teaser: str) -> None:
+    assert filed(title, teaser) != "labor"
+
+
+@pytest.mark.parametrize(
+    ("title", "teaser"),
+    [
+        ("Possible nationwide rail strike already hits travelers", "Freight and passenger lines plan for a shutdown."),
+        ("Meatpacking workers fall ill as the virus tears through the plant", "Dozens a day tested positive."),
+        ("Nurses say mandatory overtime is driving them out", "The hospital has 200 open positions."),
+        ("Farm workers die in heat as growers skip breaks", "The state had no heat standard."),
+        ("Union election at the Alabama warehouse goes to a recount", "The NLRB will rule on challenged ballots."),
+    ],
+)
+def test_workers_at_work_are_still_labor(title: str, teaser: str) -> None:
+    assert filed(title, teaser) == "labor"
