@@ -57,6 +57,8 @@ def test_its_look_alikes_are_not(title: str, teaser: str) -> None:
         ("Celtics beat the Heat in overtime", "Tatum scored 41 points in the win."),
         ("Prosecutors drop plea bargaining in the fraud case", "The trial begins on Monday."),
         ("Labour leader sets out plans for the NHS", "The party wants 40,000 more appointments a week."),
+        ("Teachers share the classroom tricks that work", "Twelve ideas for the first week of school."),
+        ("Parcel bomb injures a worker at a sorting office", "Police link it to two earlier blasts."),
     ],
 )
 def test_work_words_in_other_stories_are_not_labor(title: str, teaser: str) -> None:
@@ -71,6 +73,8 @@ def test_work_words_in_other_stories_are_not_labor(title: str, teaser: str) -> N
         ("Nurses say mandatory overtime is driving them out", "The hospital has 200 open positions."),
         ("Farm workers die in heat as growers skip breaks", "The state had no heat standard."),
         ("Union election at the Alabama warehouse goes to a recount", "The NLRB will rule on challenged ballots."),
+        ("Teachers swarm the state capitol to protest pension changes", "Schools closed in 20 districts."),
+        ("Nurses march on city hall over staffing", "The hospital says it is hiring."),
     ],
 )
 def test_workers_at_work_are_still_labor(title: str, teaser: str) -> None:
