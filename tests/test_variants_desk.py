@@ -223,3 +223,21 @@ def test_an_editor_looks_at_the_issue_as_a_reader_of_palestine_and_labor_in_chro
         page.get_by_role("link", name="Show the whole issue").click()
         expect(frame.locator("h2#latin-america")).to_have_count(1)
         expect(page.locator("#readers")).to_contain_text("Labor, Palestine")
+
+
+def test_a_test_send_from_a_variant_sends_that_copy(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    config = demo_copy(tmp_path, smtp={"host": "127.0.0.1", "port": smtp_sink.port, "security": "none"})
+    with preview_client(config) as (client, guard, _desk):
+        page = client.get("/", params={"variant": "palestine,labor"})
+        assert '<input type="hidden" name="variant" value="labor,palestine">' in page.text
+        sent = client.post(
+            "/test-send", data={"csrf": guard.csrf, "address": "desk@example.org", "variant": "labor,palestine"}
+        )
+        assert sent.status_code == 303
+        assert "(the copy for readers of Labor, Palestine)" in client.get("/").text
+        client.post("/test-send", data={"csrf": guard.csrf, "address": "desk@example.org"})
+        refused = client.post("/test-send", data={"csrf": guard.csrf, "address": "desk@example.org", "variant": "nope"})
+        assert refused.status_code == 303 and "error: &#39;nope&#39; is not a section" in client.get("/").text
+    [labor_palestine, whole] = [parts(raw)[1] for _, _, raw in smtp_sink.handler.messages]
+    assert html_sections(labor_palestine) == ["Labor", "Palestine"]
+    assert html_sections(whole) == DEMO_SECTIONS

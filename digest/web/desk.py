@@ -325,13 +325,26 @@ class Desk:
                 "`digest send` will send exactly this"
             )
 
-    def test_send(self, address: str) -> str:
+    def test_send(self, address: str, wanted: list[str] | None = None) -> str:
+        """One copy marked [TEST] to `address`: the whole issue, or the copy readers of the `wanted` sections get
+        (the one the page shows)."""
         with self.lock:
             built, settings = self.built, self.settings
         if built is None:
             raise DigestError("there is no rendered issue to send yet")
-        subject = send_test(settings, built.rendered, address, datetime.now(UTC))
-        return f"test sent to {address}: “{subject}” (no subscriber was mailed, nothing is marked as sent)"
+        rendered, which = built.rendered, ""
+        if wanted:
+            shape = variants.shape_of(built.issue)
+            key = variants.key_for(variants.choice(wanted), shape)
+            if key is None:
+                raise DigestError(
+                    f"readers of {', '.join(wanted)} get nothing this week, so there is no copy of theirs to send"
+                )
+            if key != variants.WHOLE:
+                done = variants.render_variant(built.issue, key, settings)
+                rendered, which = done.rendered, f" (the copy for readers of {done.label})"
+        subject = send_test(settings, rendered, address, datetime.now(UTC))
+        return f"test sent to {address}{which}: “{subject}” (no subscriber was mailed, nothing is marked as sent)"
 
     # the issue as each reader gets it (issue/variants.py)
 

@@ -108,11 +108,16 @@ class Routes:
 
     def test_send(self, request: Request) -> Response:
         def send() -> str:
+            form = form_of(request)
             try:  # the same rule as `digest send --test-to` and every address on the list
-                address = check_address(form_of(request).get("address", ""))
+                address = check_address(form.get("address", ""))
             except ValueError as error:
                 raise DigestError(str(error)) from None
-            return self.desk.test_send(address)
+            variant = form.get("variant", "")
+            if len(variant) > MAX_VARIANT:
+                raise DigestError(f"the form's variant holds {len(variant):,} characters; give a few section slugs")
+            self.desk.cut([w.strip() for w in variant.split(",") if w.strip()])  # an unknown section: one sentence
+            return self.desk.test_send(address, [w.strip() for w in variant.split(",") if w.strip()])
 
         return self._act(send)
 
