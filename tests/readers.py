@@ -78,7 +78,7 @@ def form_token(page: str) -> str:
 
 
 def subscriber(config: Path, address: str) -> Subscriber | None:
-    with State(load_config(config).state_path) as state:
+    with State(load_config(config).state_target) as state:
         return roster.get(state, address)
 
 
@@ -103,7 +103,7 @@ def next_week(config: Path) -> None:
     from digest.store import issues
 
     settings = load_config(config)
-    with State(settings.state_path) as state:
+    with State(settings.state_target) as state:
         built = build_issue(settings, datetime(2024, 3, 1, 12, tzinfo=UTC), state)
         window = Window(built.issue.window.start + timedelta(days=7), built.issue.window.end + timedelta(days=7))
         data = built.record().public()

@@ -28,6 +28,8 @@ from servers import SmtpSink
 from digest.models import SubscriberStatus
 from digest.subscribers.tokens import make_token
 
+ENGINES = ("sqlite", "postgresql")  # the readers' pages on either state
+
 pytestmark = pytest.mark.usefixtures("secret")
 READERS = ["ann@example.org", "bo@example.org", "cy@example.org"]
 

@@ -32,6 +32,8 @@ from digest.store.db import State
 from digest.subscribers import optin, privacy
 from digest.subscribers.tokens import make_confirm_token, make_token
 
+ENGINES = ("sqlite", "postgresql")  # the readers' pages on either state
+
 pytestmark = pytest.mark.usefixtures("secret")
 
 
@@ -136,7 +138,7 @@ def test_the_count_per_client_is_shared_by_every_web_process(config: Path) -> No
 def test_another_confirmation_goes_out_only_after_resend_hours(config: Path) -> None:
     settings = load_config(config)
     start = datetime.now(UTC)
-    with State(settings.state_path) as state:
+    with State(settings.state_target) as state:
         asked = optin.SignUp("ann@example.org")
         assert optin.sign_up(state, asked, 24, start) is not None
         assert optin.sign_up(state, asked, 24, start + timedelta(hours=23)) is None
@@ -162,7 +164,7 @@ def test_the_answer_is_the_same_for_a_new_pending_active_or_unsubscribed_address
     cli("subscribers", "add", "gone@example.org", "--config", config)
     cli("subscribers", "remove", "gone@example.org", "--config", config)
     cli("subscribers", "add", "spam@example.org", "--config", config)
-    with State(load_config(config).state_path) as state:
+    with State(load_config(config).state_target) as state:
         state.execute("UPDATE subscribers SET status = 'complained' WHERE email = 'spam@example.org'")
     with public_client(config) as client:
         signed_up(client, "pending@example.org")
@@ -374,7 +376,7 @@ def test_the_consent_record_keeps_when_how_where_and_which_wording(config: Path,
         signed_up(client, "ann@example.org", themes=["labor"])
         confirm(client, link(messages_to(smtp_sink, "ann@example.org")[0], "confirm"))
     settings = load_config(config)
-    with State(settings.state_path) as state:
+    with State(settings.state_target) as state:
         record = privacy.record_of(state, "ann@example.org")
     assert record is not None
     [consent] = record.consents
@@ -389,16 +391,16 @@ def test_unconfirmed_sign_ups_are_erased_after_pending_days_by_purge_and_by_run(
 ) -> None:
     settings = load_config(config)
     old = datetime.now(UTC) - timedelta(days=8)
-    with State(settings.state_path) as state:
+    with State(settings.state_target) as state:
         optin.sign_up(state, optin.SignUp("old@example.org"), 24, old)
         optin.sign_up(state, optin.SignUp("old2@example.org"), 24, old)
         optin.sign_up(state, optin.SignUp("new@example.org"), 24)
-    with State(settings.state_path) as state:
+    with State(settings.state_target) as state:
         state.execute("UPDATE subscribers SET created_at = ? WHERE email LIKE 'old%'", (old.isoformat(),))
     purged = cli("subscribers", "purge", "--config", config)
     assert purged.exit_code == 0 and purged.stdout == "erased 2 sign-ups not confirmed within 7 days\n"
     assert subscriber(config, "old@example.org") is None and subscriber(config, "new@example.org") is not None
-    with State(settings.state_path) as state:
+    with State(settings.state_target) as state:
         optin.sign_up(state, optin.SignUp("old3@example.org"), 24, old)
         state.execute("UPDATE subscribers SET created_at = ? WHERE email = 'old3@example.org'", (old.isoformat(),))
     cli("subscribers", "add", "reader@example.org", "--config", config)
