@@ -148,9 +148,10 @@ def test_many_readers_over_8_choices_cost_8_renders(
     assert len(variants) == 8 and set(variants.values()) == {100}
 
 
-def test_a_reader_whose_themes_are_empty_this_week_gets_nothing_and_is_counted(
+def without_latin_america(
     write_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any], tmp_path: Path
-) -> None:
+) -> Path:
+    """The demo config whose issue has no Latin America: the editors dropped the week's only article of it."""
     from conftest import DEMO_FEED
 
     config = write_config(
@@ -159,10 +160,16 @@ def test_a_reader_whose_themes_are_empty_this_week_gets_nothing_and_is_counted(
         editors=["editors@example.org"],
         smtp={"host": "127.0.0.1", "port": smtp_sink.port, "security": "none", "rate_per_second": 5000},
     )
-    # The week's only Latin America article is dropped by the editors: that section is empty.
     dropped = demo_article_url(tmp_path, cli, config, "latin-america")
     (tmp_path / "corrections").mkdir()
     (tmp_path / "corrections" / f"{ISSUE}.yaml").write_text(f"drop: [{dropped}]\n")
+    return config
+
+
+def test_a_reader_whose_themes_are_empty_this_week_gets_nothing_and_is_counted(
+    write_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    config = without_latin_america(write_config, smtp_sink, cli, tmp_path)
     add_readers(
         config,
         {"latam@example.org": "latin-america", "latam-labor@example.org": "latin-america,labor", "all@example.org": ""},
@@ -190,17 +197,7 @@ def test_a_reader_whose_themes_are_empty_this_week_gets_nothing_and_is_counted(
 def test_readers_with_nothing_this_week_are_counted_once_by_several_workers(
     write_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
-    from conftest import DEMO_FEED
-
-    config = write_config(
-        DEMO_FEED,
-        issue={"window_days": 10},
-        editors=["editors@example.org"],
-        smtp={"host": "127.0.0.1", "port": smtp_sink.port, "security": "none", "rate_per_second": 5000},
-    )
-    dropped = demo_article_url(tmp_path, cli, config, "latin-america")
-    (tmp_path / "corrections").mkdir()
-    (tmp_path / "corrections" / f"{ISSUE}.yaml").write_text(f"drop: [{dropped}]\n")
+    config = without_latin_america(write_config, smtp_sink, cli, tmp_path)
     readers = {f"latam{n}@example.org": "latin-america" for n in range(40)}
     readers |= {f"labor{n}@example.org": "labor" for n in range(40)}
     add_readers(config, readers)
