@@ -27,7 +27,7 @@ from digest.config_bounces import Bounces
 from digest.config_problems import problems, unknown_keys
 from digest.config_subscribe import Subscribe
 from digest.errors import ConfigError
-from digest.i18n import N_, in_language, locale_of, normalize, translations
+from digest.i18n import N_, in_language, known_language, normalize, translations
 from digest.util import WARN_BYTES, YamlRefused, load_yaml, shorten
 
 # What a value may hold when it goes into mail headers or the email (digest/util.py says why).
@@ -66,8 +66,7 @@ class Newsletter(_Model):
     @field_validator("language")
     @classmethod
     def _known_language(cls, value: str) -> str:
-        locale_of(value)  # raises ValueError naming what was expected
-        return normalize(value)
+        return known_language(value)  # raises ValueError naming what was expected
 
     @property
     def sender_address(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,33 @@ def test_dates_in_the_newsletters_language_and_time_zone() -> None:
     assert new_year == f"28 de diciembre de 2023{thin}3 de enero de 2024"
     assert dates.day_span(date(2024, 2, 20), date(2024, 3, 1), "en") == "Feb 20, 2024 – Mar 1, 2024"
     assert [dates.number(14504, tag) for tag in ("en", "es", "pt")] == ["14,504", "14.504", "14.504"]
+
+
+def test_english_dates_written_without_babel_are_babels() -> None:
+    """English builds leave Babel unloaded (digest/i18n/dates.py writes CLDR's two English forms itself)."""
+    from babel.dates import format_date
+
+    for year in (1, 999, 2024, 2026, 9998):
+        moment = date(year, 1, 1)
+        while moment.year == year:
+            assert dates.day(moment, "en") == format_date(moment, "medium", locale="en")
+            assert dates.long_day(moment, "en") == format_date(moment, "long", locale="en")
+            moment += timedelta(days=1)
+    # English of a region is Babel's: 20 Sept 2024 in en-GB
+    assert dates.day(date(2024, 9, 20), "en-GB") == format_date(date(2024, 9, 20), "medium", locale="en_GB")
+
+
+def test_an_english_build_loads_no_babel(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from digest.cli import main; sys.argv[1:] = ['build', '--demo', '--out', sys.argv[1]]\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'babel'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"
 
 
 def test_lang_matching() -> None:

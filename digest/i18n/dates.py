@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, match_skeleton, parse_pattern
-from babel.numbers import format_decimal
+from digest.i18n import SOURCE_LANGUAGE, is_english, locale_of
 
-from digest.i18n import locale_of
+# Babel is imported where a language other than English needs it (see digest/i18n/__init__.py).
 
 
 @dataclass(frozen=True)
@@ -27,8 +26,27 @@ class DateStyle:
 STYLES = {"en": DateStyle(day="medium", span=None)}
 
 
+# CLDR's English months, for its English date forms without Babel: medium "MMM d, y", long "MMMM d, y"
+# (tests/test_i18n.py checks them against Babel's for every day of five years).
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")  # fmt: skip
+_ENGLISH = {
+    "medium": lambda moment: f"{_MONTHS[moment.month - 1][:3]} {moment.day}, {moment.year}",
+    "long": lambda moment: f"{_MONTHS[moment.month - 1]} {moment.day}, {moment.year}",
+}
+
+
 def style_of(tag: str) -> DateStyle:
-    return STYLES.get(locale_of(tag).language, DateStyle())
+    return STYLES.get(SOURCE_LANGUAGE if is_english(tag) else locale_of(tag).language, DateStyle())
+
+
+def _format(moment: date, form: str, tag: str) -> str:
+    """Babel's format_date in the language's locale; English's own forms without Babel."""
+    if is_english(tag) and form in _ENGLISH:
+        return _ENGLISH[form](moment)
+    from babel.dates import format_date
+
+    return format_date(moment, form, locale=locale_of(tag))
 
 
 def _local(moment: datetime | date, zone: ZoneInfo | None) -> date:
@@ -39,12 +57,12 @@ def _local(moment: datetime | date, zone: ZoneInfo | None) -> date:
 
 def day(moment: datetime | date, tag: str, zone: ZoneInfo | None = None) -> str:
     """An article's date: 'Feb 29, 2024', '29 de febrero de 2024'."""
-    return format_date(_local(moment, zone), style_of(tag).day, locale=locale_of(tag))
+    return _format(_local(moment, zone), style_of(tag).day, tag)
 
 
 def long_day(moment: datetime | date, tag: str, zone: ZoneInfo | None = None) -> str:
     """The subject's date: 'March 1, 2024', '1 de marzo de 2024', '1 de março de 2024'."""
-    return format_date(_local(moment, zone), style_of(tag).long, locale=locale_of(tag))
+    return _format(_local(moment, zone), style_of(tag).long, tag)
 
 
 def day_span(start: datetime | date, end: datetime | date, tag: str, zone: ZoneInfo | None = None) -> str:
@@ -68,6 +86,8 @@ def interval(first: date, last: date, skeleton: str, tag: str) -> str:
     the closest one as it is, which would give Portuguese readers abbreviated months in a range and full
     months everywhere else.
     """
+    from babel.dates import format_date, match_skeleton, parse_pattern
+
     locale = locale_of(tag)
     if first == last:
         return format_date(first, "long", locale=locale)
@@ -97,4 +117,6 @@ def _widen_months(pattern: str) -> str:
 
 def number(value: float, tag: str) -> str:
     """A number with the language's separators: 14,504 · 14.504 · 14.504."""
+    from babel.numbers import format_decimal
+
     return format_decimal(value, locale=locale_of(tag))
