@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,12 @@ CONTRACT = {"build", "preview", "approve", "send", "run", "serve", "schedule", "
 
 
 def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    """Every command under `group`, as click lists them (`main` imports its command modules when asked)."""
     found = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
         found.append(((*prefix, name), command))
         if isinstance(command, click.Group):
             found.extend(commands(command, (*prefix, name)))
@@ -28,8 +33,22 @@ def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tup
 
 
 def test_every_command_of_the_contract_exists() -> None:
-    assert set(main.commands) >= CONTRACT
-    assert set(main.commands["subscribers"].commands) >= {"add", "import", "remove", "list", "export"}  # type: ignore[attr-defined]
+    names = {path for path, _ in commands(main)}
+    assert {path[0] for path in names} >= CONTRACT
+    assert {path[1] for path in names if path[0] == "subscribers" and len(path) == 2} >= {
+        "add", "import", "remove", "list", "export", "show", "forget", "purge"
+    }  # fmt: skip
+
+
+def test_build_imports_no_other_command_module(tmp_path: Path) -> None:
+    """`digest build` loads only the commands' module it needs (digest/cli/__init__.py, COMMAND_MODULES)."""
+    code = (
+        "import sys; from digest.cli import main; sys.argv[1:] = ['build', '--demo', '--out', sys.argv[1]]\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('digest.cli.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "['digest.cli.issue']"
 
 
 @pytest.mark.parametrize("path", [p for p, _ in commands(main)], ids=" ".join)
