@@ -143,7 +143,7 @@ def correct(settings: Settings, issue: Issue) -> Issue:
 def build_issue(settings: Settings, now: datetime, state: State, window: Window | None = None) -> Built:
     """The issue for the clock `now`, through every stage; nothing is written or sent."""
     window = window or period_window(settings, state, now)
-    gathered = gather(settings, window, state, now, meanwhile=warm_render)
+    gathered = gather(settings, window, state, now, meanwhile=lambda: warm_render(settings))
     fresh = drop_sent(gathered, window, state, issue_id(window, settings.model.newsletter.timezone))
     grouped = group(settings, fresh)
     corrected = correct(settings, grouped)
