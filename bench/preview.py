@@ -107,6 +107,8 @@ def browser_runs(base: str, template: Template, runs: int) -> tuple[list[float],
                     pass
                 if time.perf_counter() - start > 10:
                     raise SystemExit(f"the frame did not update within 10 s (run {run})")
+            # The new document can be in the frame before its load event (its images still being asked for).
+            page.wait_for_function("() => window.loads.length > 0", timeout=10_000)
             loads = page.evaluate("() => window.loads")
             shown.append((loads[-1] - wall) / 1000)
             page.wait_for_timeout(300)
