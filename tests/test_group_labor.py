@@ -79,3 +79,31 @@ def test_work_words_in_other_stories_are_not_labor(title: str, teaser: str) -> N
 )
 def test_workers_at_work_are_still_labor(title: str, teaser: str) -> None:
     assert filed(title, teaser) == "labor"
+
+
+@pytest.mark.parametrize(
+    ("title", "teaser"),
+    [
+        ("Arsenal's strikers fire blanks again", "The club has scored two goals in five league games."),
+        ("Students stage a walkout over gun violence", "Pupils left class at 10 a.m. in 3,000 schools."),
+        ("Delegates stage walkout during the minister's speech", "The assembly was suspended for an hour."),
+        ("Verdi's Aida returns to the Met", "A new staging opens the season."),
+        ("World leaders speak in unison on climate", "The summit ended with a joint statement."),
+        ("State legalises civil unions", "Couples can register from June."),
+        ("Union Square market reopens after the storm", "Stalls were back by noon."),
+    ],
+)
+def test_a_word_of_the_labour_movement_in_another_sense_is_not_labor(title: str, teaser: str) -> None:
+    assert filed(title, teaser) != "labor"
+
+
+@pytest.mark.parametrize(
+    ("title", "teaser"),
+    [
+        ("Verdi calls a warning strike at German airports", "Ground staff want 8% more pay."),
+        ("Unison members vote to strike over pay", "Hospital porters and cleaners join the action."),
+        ("Strikers picket the plant gates", "The workers want a new contract."),
+    ],
+)
+def test_the_labour_movement_itself_is_still_labor(title: str, teaser: str) -> None:
+    assert filed(title, teaser) == "labor"
