@@ -107,3 +107,30 @@ def test_a_word_of_the_labour_movement_in_another_sense_is_not_labor(title: str,
 )
 def test_the_labour_movement_itself_is_still_labor(title: str, teaser: str) -> None:
     assert filed(title, teaser) == "labor"
+
+
+@pytest.mark.parametrize(
+    ("title", "teaser"),
+    [
+        ("Miles despiden al papa en la plaza de San Pedro", "Los fieles hicieron fila durante horas."),
+        ("Presos en huelga de hambre exigen ver a sus abogados", "Llevan doce días sin comer."),
+        ("Ativistas em greve de fome diante do Congresso", "Eles pedem a libertação de presos políticos."),
+        ("Trabajadores humanitarios llegan a la zona del terremoto", "Llevan agua y mantas."),
+        ("Messi's contract talks with the club stall", "The striker wants a two-year deal."),
+        ("Prisoners on hunger strike refuse food for a third week", "Guards say six were taken to hospital."),
+    ],
+)
+def test_spanish_and_portuguese_look_alikes_and_other_strikes_are_not_labor(title: str, teaser: str) -> None:
+    assert filed(title, teaser) != "labor"
+
+
+@pytest.mark.parametrize(
+    ("title", "teaser"),
+    [
+        ("Despiden a 200 trabajadores de la planta de Córdoba", "El sindicato convocó a una asamblea."),
+        ("Trabajadores de la salud reclaman aumento salarial", "Marchan hoy al ministerio."),
+        ("Trabalhadores dos Correios entram em greve", "Eles exigem reajuste de 10%."),
+    ],
+)
+def test_spanish_and_portuguese_labour_stories_are_still_labor(title: str, teaser: str) -> None:
+    assert filed(title, teaser) == "labor"
