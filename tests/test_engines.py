@@ -117,3 +117,46 @@ def test_state_migrate_copies_every_table_into_an_empty_database_and_refuses_a_f
     assert "is not empty (its table" in again.stderr and len(again.stderr.strip().splitlines()) == 1
     with_password = cli("state", "migrate", "--config", config, "--to", url.replace("digest@", "digest:pw@"))
     assert with_password.exit_code != 0 and "holds a password" in with_password.stderr
+
+
+def _rows_read(node: dict[str, Any]) -> int:
+    """Rows a plan's scans read, kept or filtered out, over all their loops (a bitmap index scan: every row it
+    found)."""
+    own = 0
+    if "Relation Name" in node or node.get("Node Type") == "Bitmap Index Scan":
+        own = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * node.get("Actual Loops", 1)
+    return own + sum(_rows_read(child) for child in node.get("Plans", []))
+
+
+@pytest.mark.postgresql_only
+def test_a_claim_reads_the_rows_not_yet_done_and_not_those_already_sent(
+    write_config: Callable[..., Path], engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config([{"name": "x", "url": "x.xml"}])
+    with State(load_config(config).state_target) as state:
+        roster.import_csv(state, io.StringIO("".join(f"r{n}@example.org\n" for n in range(3000))))
+        assert claims.enqueue(state, "2024-W09") == 3000
+        # the statistics of the rows just queued, which autovacuum would give the planner only a while later
+        assert state.one("SELECT reltuples FROM pg_class WHERE relname = 'deliveries'")[0] >= 3000
+        for _ in range(29):  # 2,900 sent, each row marked as a worker marks it
+            batch = [c.recipient.id for c in claims.claim(state, "2024-W09", "w:1:a", 100, lease=60)]
+            for status in (DeliveryStatus.SENDING, DeliveryStatus.COMMITTING, DeliveryStatus.SENT):
+                state.execute(
+                    f"UPDATE deliveries SET status = ? WHERE subscriber_id IN ({', '.join('?' * len(batch))})",
+                    (status, *batch),
+                )
+        seen: list[tuple[str, tuple[object, ...]]] = []
+        execute = state.execute
+
+        def spy(sql: str, params: Any = ()) -> Any:
+            if "WITH picked" in sql:
+                seen.append((sql, tuple(params)))
+            return execute(sql, params)
+
+        monkeypatch.setattr(state, "execute", spy)
+        assert len(claims.claim(state, "2024-W09", "w:1:a", 20, lease=60)) == 20
+        monkeypatch.undo()
+        (sql, params), *_ = seen
+        plan = state.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).fetchone()[0]
+        # 20 rows to claim of the 80 left, past the 20 just claimed, and their readers: not the 2,900 sent before
+        assert _rows_read(plan[0]["Plan"]) <= 5 * 20
