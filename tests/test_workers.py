@@ -212,3 +212,45 @@ def test_workers_give_each_reader_they_claim_the_copy_of_their_themes(
         assert html_sections(parts(mails[address][0])[1]) == choices[themes], address
     recorded = {variant for _, variant in ledger_variants(config).values()}
     assert recorded == {"", "labor", "labor,palestine"}  # "": the whole issue
+
+
+def test_a_worker_names_a_copy_in_doubt_the_moment_it_takes_it_over(
+    send_config: Callable[..., Path], smtp_sink: SmtpSink
+) -> None:
+    """A worker killed after sending such a copy again never writes its part: the send must have its name already."""
+    from datetime import UTC, datetime
+
+    from digest.issue.pipeline import build_issue
+    from digest.mail.delivery.workers import IN_DOUBT, _add
+    from digest.mail.summary import Summary
+    from digest.models import DeliveryStatus, IssueStatus
+    from digest.store import claims, issues
+
+    config = send_config()
+    add_subscribers(config, 5)
+    settings = load_config(config)
+    with State(settings.state_target) as state:
+        built = build_issue(settings, datetime(2024, 3, 1, 12, tzinfo=UTC), state)
+        issues.freeze(state, "2024-W09", built.issue.window, built.rendered, built.record())
+        issues.set_status(state, "2024-W09", IssueStatus.SENDING)
+        claims.enqueue(state, "2024-W09")
+        [gone] = claims.claim(state, "2024-W09", "another-host:1:abc", 1, lease=0.5)
+        assert claims.mark(state, "2024-W09", gone.recipient.id, "another-host:1:abc", DeliveryStatus.COMMITTING, "<m>")
+    time.sleep(0.6)  # that worker's lease runs out: its copy may or may not have reached the relay
+
+    env = {**os.environ, "DIGEST_SECRET": SECRET}
+    worker = subprocess.run(digest_command(config, "--worker-of", "2024-W09"), env=env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert worker.returncode == 0, worker.stderr
+    lines = worker.stdout.splitlines()
+    assert lines[0] == IN_DOUBT + gone.recipient.email  # written before anything else, at the takeover
+    assert len(smtp_sink.handler.messages) == 5
+
+    # The send that started the worker reads the line even when the worker died before its part.
+    killed = subprocess.Popen([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    killed.wait()
+    summary = Summary(issue_id="2024-W09")
+    _add(summary, killed, lines[0] + "\n")
+    assert summary.in_doubt == [gone.recipient.email] and summary.lost_workers == [
+        f"pid {killed.pid} was killed (signal 9)"
+    ]

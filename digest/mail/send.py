@@ -274,10 +274,11 @@ def deliver_issue(
     console: Console | None,
     shared: bool,
     renders: int = 0,
+    on_doubt: Callable[[str], None] | None = None,
 ) -> Summary:
     """One worker's part of the issue: claim recipients from the ledger, each with their copy, and send until
     nothing is left. `shared`: other processes may send the issue too, so the rate limits are kept in the
-    database."""
+    database. `on_doubt`: told at once of each copy in doubt this worker takes over, before it goes out again."""
     cfg = settings.model.smtp
     summary = Summary(issue_id=frozen.id, subject=frozen.rendered.subject, renders=renders)
     claims.enqueue(state, frozen.id)
@@ -302,7 +303,7 @@ def deliver_issue(
         assign = _assigner(frozen, set(frozen_variants), summary)
         try:
             first = connect(settings)  # fail before any thread starts when the relay cannot be reached at all
-            sender = Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary, cut, assign)
+            sender = Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary, cut, assign, on_doubt)
             sender.run(state, tally.to_send, first, console, cfg.lease)
         finally:
             ledger.close()

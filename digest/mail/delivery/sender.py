@@ -78,8 +78,10 @@ class Sender:
         summary: Summary,
         variants: dict[str, Prepared] | None = None,
         assign: Callable[[list[Recipient]], list[Recipient]] | None = None,
+        on_doubt: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.on_doubt = on_doubt  # told of each copy in doubt taken over, before it goes out again
         self.smtp = settings.model.smtp
         self.prepared = prepared  # the whole issue
         self.variants = variants or {}  # the issue cut to readers' themes, by key (Recipient.variant)
@@ -378,6 +380,8 @@ class Sender:
     def _in_doubt(self, address: str) -> None:
         with self.counts:
             self.summary.in_doubt.append(address)
+        if self.on_doubt is not None:
+            self.on_doubt(address)
 
     def _lost(self, error: str) -> None:
         with self.counts:

@@ -40,6 +40,15 @@ ADDED = (
 LISTS = ("failed", "bounced", "put_back", "in_doubt")
 
 
+IN_DOUBT = "in doubt: "  # a worker's line, written the moment it takes over a copy in doubt
+
+
+def _say_in_doubt(address: str) -> None:
+    # At once, not in the part at the end: a worker killed after sending such a copy again never writes its part,
+    # and the copy must still be named as one that may arrive twice.
+    print(IN_DOUBT + address, flush=True)
+
+
 def work_on(settings: Settings, state: State, issue_id: str) -> dict[str, Any]:
     """One worker's part of an issue another `digest send` chose; what it did, for that send to add up."""
     frozen = issues.get(state, issue_id)
@@ -49,7 +58,7 @@ def work_on(settings: Settings, state: State, issue_id: str) -> dict[str, Any]:
     if secret is None:
         raise SendRefused(f"{settings.model.secret_env} is not set, so this worker cannot sign unsubscribe links")
     before = claims.tally(state, issue_id).inactive
-    summary = deliver_issue(settings, state, frozen, secret, None, shared=True)
+    summary = deliver_issue(settings, state, frozen, secret, None, shared=True, on_doubt=_say_in_doubt)
     part: dict[str, Any] = {name: getattr(summary, name) for name in (*ADDED, *LISTS, "error", "stopped")}
     part["inactive"] = summary.inactive - before
     part["nothing_ids"] = sorted(summary.nothing_ids)
@@ -118,6 +127,9 @@ def _watch(state: State, issue_id: str, procs: list[subprocess.Popen[str]], befo
 
 def _add(summary: Summary, proc: subprocess.Popen[str], output: str) -> None:
     lines = output.strip().splitlines()
+    summary.in_doubt.extend(line[len(IN_DOUBT) :] for line in lines if line.startswith(IN_DOUBT))
+    # Named by the send, by a worker's line and by its part: once.
+    summary.in_doubt[:] = list(dict.fromkeys(summary.in_doubt))
     try:
         part = json.loads(lines[-1]) if lines else None
     except json.JSONDecodeError:
@@ -135,4 +147,4 @@ def _add(summary: Summary, proc: subprocess.Popen[str], output: str) -> None:
     summary.nothing_for_you = len(summary.nothing_ids)  # a reader two workers let go is one reader
     summary.error = summary.error or part.get("error")
     summary.stopped = summary.stopped or part.get("stopped")
-    summary.in_doubt[:] = list(dict.fromkeys(summary.in_doubt))  # named by the send and by the worker: once
+    summary.in_doubt[:] = list(dict.fromkeys(summary.in_doubt))
