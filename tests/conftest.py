@@ -218,3 +218,17 @@ def local_page(browser: Any, viewport: dict[str, int] | None = None) -> Iterator
 def page(browser: Any) -> Iterator[Any]:
     """A desktop-sized page (1600×1000) that reaches 127.0.0.1 only."""
     yield from local_page(browser, {"width": 1600, "height": 1000})
+
+
+def modules_loaded_by_demo_build(folder: Path) -> list[str]:
+    """Every module a `digest build --demo` process has imported by its end, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from digest.cli import main; sys.argv[1:] = ['build', '--demo', '--out', sys.argv[1]]\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()[-1].split()

@@ -6,13 +6,12 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
-from conftest import REPO
+from conftest import REPO, modules_loaded_by_demo_build
 
 from digest.cli import main
 
@@ -42,13 +41,7 @@ def test_every_command_of_the_contract_exists() -> None:
 
 def test_build_imports_no_other_command_module(tmp_path: Path) -> None:
     """`digest build` loads only the commands' module it needs (digest/cli/__init__.py, COMMAND_MODULES)."""
-    code = (
-        "import sys; from digest.cli import main; sys.argv[1:] = ['build', '--demo', '--out', sys.argv[1]]\n"
-        "try: main()\nexcept SystemExit: pass\n"
-        "print(sorted(m for m in sys.modules if m.startswith('digest.cli.')))"
-    )
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "['digest.cli.issue']"
+    assert [m for m in modules_loaded_by_demo_build(tmp_path) if m.startswith("digest.cli.")] == ["digest.cli.issue"]
 
 
 @pytest.mark.parametrize("path", [p for p, _ in commands(main)], ids=" ".join)

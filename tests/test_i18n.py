@@ -143,16 +143,9 @@ def test_english_dates_written_without_babel_are_babels() -> None:
 
 
 def test_an_english_build_loads_no_babel(tmp_path: Path) -> None:
-    import subprocess
-    import sys
+    from conftest import modules_loaded_by_demo_build
 
-    code = (
-        "import sys; from digest.cli import main; sys.argv[1:] = ['build', '--demo', '--out', sys.argv[1]]\n"
-        "try: main()\nexcept SystemExit: pass\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'babel'))"
-    )
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "[]"
+    assert [m for m in modules_loaded_by_demo_build(tmp_path) if m.split(".")[0] == "babel"] == []
 
 
 def test_lang_matching() -> None:
