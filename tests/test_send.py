@@ -73,6 +73,18 @@ def digest_command(config: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "digest.cli", "send", "--config", str(config), "--now", NOW, *extra]
 
 
+def kill_send_after(config: Path, smtp_sink: SmtpSink, env: dict[str, str], count: int) -> None:
+    """Start `digest send` and kill it (SIGKILL) once the relay has accepted `count` messages."""
+    first = subprocess.Popen(digest_command(config), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(smtp_sink.handler.messages) < count:
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, f"the send never reached {count} messages"
+        time.sleep(0.002)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+
 def test_1000_imported_subscribers_get_one_message_each_with_a_working_token(
     send_config: Callable[..., Path], smtp_sink: SmtpSink, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
@@ -133,14 +145,7 @@ def test_a_killed_send_resumes_and_mails_nobody_twice(
     everyone = add_subscribers(config, 1000)
     env = {**os.environ, "DIGEST_SECRET": SECRET}
 
-    first = subprocess.Popen(digest_command(config), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while len(smtp_sink.handler.messages) < 300:
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, "the send never reached 300 messages"
-        time.sleep(0.002)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    kill_send_after(config, smtp_sink, env, 300)
     at_kill = sum(received(smtp_sink).values())
     assert 300 <= at_kill < 1000
 

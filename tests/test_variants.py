@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +15,7 @@ from typing import Any
 import pytest
 from conftest import SECRET
 from servers import SmtpSink
+from test_send import digest_command, kill_send_after
 from variants_help import (
     DEMO_SECTIONS,
     ISSUE,
@@ -246,10 +244,6 @@ def test_a_choice_of_themes_comes_down_to_a_key() -> None:
     assert key_for(choice(["culture", "labor"]), shape) == "labor"
 
 
-def digest_command(config: Path) -> list[str]:
-    return [sys.executable, "-m", "digest.cli", "send", "--config", str(config), "--now", NOW]
-
-
 @pytest.mark.parametrize("connections", [1, 4])
 def test_a_killed_send_of_several_variants_resumes_and_mails_each_reader_their_copy_once(
     send_config: Callable[..., Path], smtp_sink: SmtpSink, connections: int
@@ -260,14 +254,7 @@ def test_a_killed_send_of_several_variants_resumes_and_mails_each_reader_their_c
     add_readers(config, readers)
     env = {**os.environ, "DIGEST_SECRET": SECRET}
 
-    first = subprocess.Popen(digest_command(config), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while len(smtp_sink.handler.messages) < 300:
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, "the send never reached 300 messages"
-        time.sleep(0.002)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    kill_send_after(config, smtp_sink, env, 300)
     at_kill = len(smtp_sink.handler.messages)
     assert 300 <= at_kill < 1000
 
