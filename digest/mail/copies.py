@@ -33,7 +33,7 @@ def assign(todo: list[Recipient], frozen: Frozen, variants: Collection[str], sum
             keys[who.themes] = key_for(choice(who.themes), shape)
         key = keys[who.themes]
         if key is None:
-            summary.nothing_for_you += 1
+            summary.nothing_ids.add(who.id)
             continue
         if key != WHOLE and key not in variants:
             summary.late_choice += 1

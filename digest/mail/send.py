@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from rich.console import Console
 
@@ -249,23 +250,6 @@ def _per_variant(frozen: Frozen, counts: Mapping[str, int]) -> dict[str, int]:
     return {names[key]: count for key, count in sorted(counts.items(), key=lambda kv: (kv[0] != WHOLE, kv[0]))}
 
 
-def _assigner(frozen: Frozen, keys: Collection[str], summary: Summary) -> Callable[[list[Recipient]], list[Recipient]]:
-    """Each claimed reader's copy (mail/copies.py), chosen as the feeder claims them."""
-
-    def assign(batch: list[Recipient]) -> list[Recipient]:
-        counted = Summary(issue_id=frozen.id)
-        kept = copies.assign(batch, frozen, keys, counted)
-        ids = {who.id for who in kept}
-        # A reader let go may be queued and claimed again by a later look, here or in another worker: the
-        # ids, not a count, so that each is counted once (run_workers takes the union).
-        summary.nothing_ids.update(who.id for who in batch if who.id not in ids)
-        summary.nothing_for_you = len(summary.nothing_ids)
-        summary.late_choice += counted.late_choice
-        return kept
-
-    return assign
-
-
 def deliver_issue(
     settings: Settings,
     state: State,
@@ -300,7 +284,8 @@ def deliver_issue(
                 cfg.rate_per_second, cfg.rate_per_hour, sent_in_last_hour(state) if cfg.rate_per_hour else []
             )
         ledger = Ledger(state, frozen.id, cfg.bounce_after, worker, settings.model.bounces.soft_limit)
-        assign = _assigner(frozen, set(frozen_variants), summary)
+        # Each claimed reader's copy (mail/copies.py), chosen as the feeder claims them.
+        assign = partial(copies.assign, frozen=frozen, variants=set(frozen_variants), summary=summary)
         try:
             first = connect(settings)  # fail before any thread starts when the relay cannot be reached at all
             sender = Sender(settings, prepared, frozen.id, secret, ledger, limiter, summary, cut, assign, on_doubt)

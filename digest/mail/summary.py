@@ -34,11 +34,16 @@ class Summary:
     nothing_to_do: str | None = None  # empty issue, already sent: a sentence, and no message went out
     drift: list[str] = field(default_factory=list)  # approved articles renamed or gone from their feeds since
     dry_run: bool = False
-    nothing_for_you: int = 0  # readers every section of whose choice is empty in this issue: sent nothing
-    nothing_ids: set[int] = field(default_factory=set)  # who they are: workers of one send may each meet them
+    # Readers every section of whose choice is empty in this issue: sent nothing. Their ids, not a count: a
+    # reader let go may be claimed again by a later look, here or in another worker (run_workers takes the union).
+    nothing_ids: set[int] = field(default_factory=set)
     late_choice: int = 0  # readers whose choice had no frozen variant (chosen after approval): the whole issue
     renders: int = 0  # renders this send made (the whole issue and its variants; none for an approved issue)
     variants: dict[str, int] = field(default_factory=dict)  # each copy's label → readers the relay accepted it for
+
+    @property
+    def nothing_for_you(self) -> int:
+        return len(self.nothing_ids)
 
     @property
     def complete(self) -> bool:

@@ -143,8 +143,7 @@ def _add(summary: Summary, proc: subprocess.Popen[str], output: str) -> None:
         setattr(summary, name, getattr(summary, name) + int(part.get(name) or 0))
     for name in LISTS:
         getattr(summary, name).extend(tuple(x) if isinstance(x, list) else x for x in part.get(name) or [])
-    summary.nothing_ids.update(int(x) for x in part.get("nothing_ids") or [])
-    summary.nothing_for_you = len(summary.nothing_ids)  # a reader two workers let go is one reader
+    summary.nothing_ids.update(int(x) for x in part.get("nothing_ids") or [])  # one reader, however many met them
     summary.error = summary.error or part.get("error")
     summary.stopped = summary.stopped or part.get("stopped")
     summary.in_doubt[:] = list(dict.fromkeys(summary.in_doubt))
