@@ -334,8 +334,7 @@ class Desk:
             raise DigestError("there is no rendered issue to send yet")
         rendered, which = built.rendered, ""
         if wanted:
-            shape = variants.shape_of(built.issue)
-            key = variants.key_for(variants.choice(wanted), shape)
+            key, _ = _key_of(built, wanted)
             if key is None:
                 raise DigestError(
                     f"readers of {', '.join(wanted)} get nothing this week, so there is no copy of theirs to send"
@@ -371,14 +370,7 @@ class Desk:
         built = snap.built
         if built is None or not wanted:
             return None
-        shape = variants.shape_of(built.issue)
-        known = {slug.lower(): title for slug, title, _ in shape}
-        unknown = [w for w in wanted if w.lower() not in known]
-        if unknown:
-            raise DigestError(
-                f"{shorten(unknown[0])} is not a section of issue {built.issue.id}; use one of {', '.join(known)}"
-            )
-        key = variants.key_for(variants.choice(wanted), shape)
+        key, known = _key_of(built, wanted)
         if key == variants.WHOLE:
             return None
         if key is None:
@@ -403,3 +395,16 @@ class Desk:
                 self.cuts = {k: v for k, v in self.cuts.items() if k[0] == snap.version}
                 self.cuts[(snap.version, key)] = found
         return found
+
+
+def _key_of(built: Built, wanted: list[str]) -> tuple[str | None, dict[str, str]]:
+    """The variant key of readers of the `wanted` section slugs (None: nothing this week), and the issue's section
+    titles by slug; a slug the issue does not have is one sentence (DigestError)."""
+    shape = variants.shape_of(built.issue)
+    known = {slug.lower(): title for slug, title, _ in shape}
+    unknown = [w for w in wanted if w.lower() not in known]
+    if unknown:
+        raise DigestError(
+            f"{shorten(unknown[0])} is not a section of issue {built.issue.id}; use one of {', '.join(known)}"
+        )
+    return variants.key_for(variants.choice(wanted), shape), known
