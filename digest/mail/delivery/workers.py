@@ -96,6 +96,7 @@ def run_workers(settings: Settings, state: State, frozen: Frozen, count: int, co
         reader.join()
     for proc, output in zip(procs, outputs, strict=True):
         _add(summary, proc, output)
+    summary.in_doubt[:] = list(dict.fromkeys(summary.in_doubt))  # named by the send, a worker's line, its part: once
     summary.elapsed = time.perf_counter() - started
     finish(state, frozen, summary)
     if summary.lost_workers and (summary.left or summary.elsewhere) and not summary.stopped:
@@ -128,8 +129,6 @@ def _watch(state: State, issue_id: str, procs: list[subprocess.Popen[str]], befo
 def _add(summary: Summary, proc: subprocess.Popen[str], output: str) -> None:
     lines = output.strip().splitlines()
     summary.in_doubt.extend(line[len(IN_DOUBT) :] for line in lines if line.startswith(IN_DOUBT))
-    # Named by the send, by a worker's line and by its part: once.
-    summary.in_doubt[:] = list(dict.fromkeys(summary.in_doubt))
     try:
         part = json.loads(lines[-1]) if lines else None
     except json.JSONDecodeError:
@@ -146,4 +145,3 @@ def _add(summary: Summary, proc: subprocess.Popen[str], output: str) -> None:
     summary.nothing_ids.update(int(x) for x in part.get("nothing_ids") or [])  # one reader, however many met them
     summary.error = summary.error or part.get("error")
     summary.stopped = summary.stopped or part.get("stopped")
-    summary.in_doubt[:] = list(dict.fromkeys(summary.in_doubt))
