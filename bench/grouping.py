@@ -30,6 +30,7 @@ from grouping_eval import (  # noqa: E402
     evaluate,
     load_huffpost,
     load_labelled,
+    load_pooled,
     load_unseen,
     macro_f1,
     predict_with,
@@ -102,11 +103,6 @@ def work_words(split: str) -> list[Labelled]:
     return load_huffpost("enriched", split) + load_huffpost("spring2018", split)
 
 
-def pooled(split: str, parts: tuple[str, ...] = ("random", "enriched", "spring2018")) -> list[Labelled]:
-    """Every unseen set's half together: the outlets of grouping_unseen.csv and the HuffPost samples."""
-    return load_unseen(FEEDS, split) + [item for part in parts for item in load_huffpost(part, split)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--all", action="store_true", help="also count the articles whose label is unclear")
@@ -122,9 +118,12 @@ def main() -> None:
         "HuffPost random, held-out": (load_huffpost("random", "held-out"), with_unseen_feeds),
         "HuffPost work words, dev": (work_words("dev"), with_unseen_feeds),
         "HuffPost work words, held-out": (work_words("held-out"), with_unseen_feeds),
-        "all unseen, dev": (pooled("dev"), with_unseen_feeds),
-        "all unseen, held-out": (pooled("held-out"), with_unseen_feeds),
-        "all unseen, held-out, without the work-word sample": (pooled("held-out", ("random",)), with_unseen_feeds),
+        "all unseen, dev": (load_pooled(FEEDS, "dev"), with_unseen_feeds),
+        "all unseen, held-out": (load_pooled(FEEDS, "held-out"), with_unseen_feeds),
+        "all unseen, held-out, without the work-word sample": (
+            load_pooled(FEEDS, "held-out", ("random",)),
+            with_unseen_feeds,
+        ),
     }
     print("clearly-labelled articles" if clear_only else "all labelled articles, clear or not")
     for title, (items, declare) in sets.items():

@@ -90,6 +90,14 @@ def load_huffpost(part: str, split: str | None = None) -> list[Labelled]:
     return out
 
 
+HUFFPOST_PARTS = ("random", "enriched", "spring2018")
+
+
+def load_pooled(feeds: Path, split: str, parts: tuple[str, ...] = HUFFPOST_PARTS) -> list[Labelled]:
+    """One half of every unseen set together: the outlets of grouping_unseen.csv and the HuffPost samples."""
+    return load_unseen(feeds, split) + [item for part in parts for item in load_huffpost(part, split)]
+
+
 def _huffpost_article(record: dict[str, str]) -> Article:
     """A record of the dataset as a feed would give it: headline, description as teaser, section as category."""
     return Article(
