@@ -44,13 +44,16 @@ def enqueue(state: State, issue_id: str) -> int:
     """Queue every active subscriber the issue has no row for yet, but a reader who paused the newsletter until
     a later moment; returns how many were queued."""
     now = utcnow_iso()
+    # The rows already queued are turned away by the ledger's unique key alone. A NOT EXISTS against deliveries,
+    # with the statistics of an empty ledger (a nightly ANALYZE before the first send), was planned by PostgreSQL
+    # as a scan of deliveries for every reader, each scan also reading the rows the statement had just written:
+    # 35 s for 100,000 readers, 0.5 s without it (SQLite: 0.14 s either way).
     cursor = state.execute(
         """INSERT INTO deliveries (issue_id, subscriber_id, status, attempts, updated_at)
            SELECT ?, id, ?, 0, ? FROM subscribers
-           WHERE status = ? AND (paused_until IS NULL OR paused_until <= ?) AND NOT EXISTS (
-             SELECT 1 FROM deliveries d WHERE d.issue_id = ? AND d.subscriber_id = subscribers.id)
+           WHERE status = ? AND (paused_until IS NULL OR paused_until <= ?)
            ON CONFLICT (issue_id, subscriber_id) DO NOTHING""",
-        (issue_id, Q, now, SubscriberStatus.ACTIVE, now, issue_id),
+        (issue_id, Q, now, SubscriberStatus.ACTIVE, now),
     )
     queued = max(0, cursor.rowcount)
     if queued >= ANALYZE_AFTER and state.engine == "postgresql":
