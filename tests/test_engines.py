@@ -164,6 +164,34 @@ def test_queueing_an_issue_reads_the_readers_and_not_the_ledger_it_fills(
 
 
 @pytest.mark.postgresql_only
+def test_an_import_records_consents_without_reading_the_consents_it_writes(
+    write_config: Callable[..., Path], engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config([{"name": "x", "url": "x.xml"}])
+    with State(load_config(config).state_target) as state:
+        roster.add(state, "first@example.org")
+        state.execute("ANALYZE consents")  # an empty table's statistics, as above
+        seen: list[tuple[str, tuple[object, ...]]] = []
+        execute = state.execute
+
+        def spy(sql: str, params: Any = ()) -> Any:
+            if "INSERT INTO consents" in sql:
+                seen.append((sql, tuple(params)))
+            return execute(sql, params)
+
+        monkeypatch.setattr(state, "execute", spy)
+        report = roster.import_csv(state, io.StringIO("".join(f"r{n}@example.org\n" for n in range(3000))))
+        monkeypatch.undo()
+        assert report.added == 3000
+        counted = state.one("SELECT COUNT(*), COUNT(DISTINCT subscriber_id) FROM consents WHERE source = 'import'")
+        assert tuple(counted) == (3000, 3000)
+        (sql, params), *_ = seen
+        state.execute("CREATE TEMPORARY TABLE unrecorded AS SELECT id FROM subscribers")
+        plan = state.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()[0]
+        assert "consents" not in _relations(plan[0]["Plan"])
+
+
+@pytest.mark.postgresql_only
 def test_a_claim_reads_the_rows_not_yet_done_and_not_those_already_sent(
     write_config: Callable[..., Path], engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
