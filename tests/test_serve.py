@@ -347,6 +347,10 @@ def test_a_nul_in_an_archive_path_is_not_found(config: Path, client: TestClient)
     assert client.get("/archive/").text.startswith("<!doctype html><title>Issues")
     for path in ("/archive/index.html%00.xml", "/archive/%00", "/archive/../config.yaml", "/archive/x/../../x.html"):
         assert client.get(path).status_code == 404, path
+    # one spelling of each file, and a name too long for the file system is simply not there
+    for path in ("/archive/index.html/", "/archive/" + "a" * 300 + ".html"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and "There is no such issue." in answer.text, path
 
 
 @pytest.mark.sqlite_only

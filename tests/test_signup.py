@@ -33,6 +33,7 @@ from digest.subscribers import optin, privacy
 from digest.subscribers.tokens import make_confirm_token, make_token
 
 ENGINES = ("sqlite", "postgresql")  # the readers' pages on either state
+JSON = {"Content-Type": "application/json"}
 
 pytestmark = pytest.mark.usefixtures("secret")
 
@@ -334,8 +335,10 @@ def test_bad_input_is_one_sentence_and_a_body_over_the_limit_is_413(config: Path
         assert unknown.status_code == 400 and "is not a theme of this newsletter" in unknown.text
         too_long = signed_up(client, "ann@example.org", name="x" * 201)
         assert too_long.status_code == 400 and "longer than 200 characters" in too_long.text
-        bad_json = client.post("/subscribe", content=b"{not json", headers={"Content-Type": "application/json"})
+        bad_json = client.post("/subscribe", content=b"{not json", headers=JSON)
         assert bad_json.status_code == 400 and "not JSON" in bad_json.json()["error"]
+        nested = client.post("/subscribe", content=b"[" * 5000 + b"]" * 5000, headers=JSON)
+        assert nested.status_code == 400 and "not JSON" in nested.json()["error"]
         wrong_type = client.post("/subscribe", json={"email": ["a@example.org"]})
         assert wrong_type.status_code == 400 and "email: expected text" in wrong_type.json()["error"]
         huge = client.post("/subscribe", data={"email": "ann@example.org", "name": "x" * 20_000})

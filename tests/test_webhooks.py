@@ -150,6 +150,23 @@ def test_an_unsigned_or_badly_signed_request_is_401_and_changes_nothing(
     assert statuses(config) == UNCHANGED
 
 
+def test_a_signature_or_timestamp_of_any_bytes_is_401_not_an_error(client: TestClient, config: Path) -> None:
+    body = event()
+    good = signed(body)
+    odd: list[dict[str, Any]] = [
+        {**good, "X-Digest-Signature": b"sha256=\xe9\xe9"},  # read as Latin-1: "éé", not ASCII
+        {**good, "X-Digest-Timestamp": b"\xb2"},  # "²", a digit to str.isdigit() and not to int()
+        {**good, "X-Digest-Timestamp": "\u0663".encode()},
+    ]
+    for headers in odd:
+        assert client.post("/webhooks/bounces", content=body, headers=headers).status_code == 401, headers
+    for field, value in (("signature", "é"), ("timestamp", "²")):
+        data = json.loads(mailgun(failed("hard@example.net")))
+        data["signature"][field] = value
+        assert client.post("/webhooks/mailgun", content=json.dumps(data)).status_code == 401, field
+    assert statuses(config) == UNCHANGED
+
+
 def test_a_tampered_body_a_wrong_secret_and_a_stale_request_are_401(client: TestClient, config: Path) -> None:
     headers = signed(event())
     tampered = event(email="keep@example.net")

@@ -265,7 +265,7 @@ def _json_fields(body: bytes) -> tuple[dict[str, str], list[str]]:
     """The text fields and the themes of a JSON sign-up; ValueError when it is not the object expected."""
     try:
         data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: "[[[[…"
         raise ValueError('the body is not JSON; send an object such as {"email": "reader@example.org"}') from None
     if not isinstance(data, dict):
         raise ValueError('the body must be a JSON object, such as {"email": "reader@example.org"}')

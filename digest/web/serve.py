@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -50,6 +51,7 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
 }
 ARCHIVE_KINDS = {".html": "text/html; charset=utf-8", ".xml": "application/atom+xml"}
+ARCHIVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 log = logging.getLogger("digest.web")
 
 
@@ -136,7 +138,9 @@ class PublicSite:
         """The archive's static files: past issues, the index and feed.xml; nothing outside the folder."""
         name = request.path_params["name"] or "index.html"
         folder = self.settings.archive_dir.resolve()
-        path = None if "\0" in name else (folder / name).resolve()
+        # One plain file name of the folder, as the archive writes them: no other spelling of a path to it
+        # ("a.html/", "x/../a.html"), and no name so long that the file system refuses to look it up.
+        path = (folder / name).resolve() if ARCHIVE_NAME.fullmatch(name) else None
         if path is None or path.parent != folder or path.suffix not in ARCHIVE_KINDS or not path.is_file():
             _ = translations(self.lang).gettext
             return self.page(404, _("Not found"), text=_("There is no such issue."))

@@ -116,10 +116,10 @@ class Webhooks:
             return PlainTextResponse("Not Found\n", 404)
         stamp = str(headers.get("x-digest-timestamp") or "")
         given = str(headers.get("x-digest-signature") or "")
-        if not stamp.isdigit() or not given.startswith("sha256="):
+        if not _digits(stamp) or not given.startswith("sha256="):
             raise WebhookRefused("X-Digest-Timestamp and X-Digest-Signature: sha256=<hex> are required")
         expected = hmac.new(self.ours, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(given.removeprefix("sha256=").lower(), expected):
+        if not _same(given.removeprefix("sha256=").lower(), expected):
             raise WebhookRefused("the signature does not match the body")
         self._fresh(int(stamp[:12]), self.cfg.max_age)
         return self._take(events.generic(_json(body)))
@@ -135,7 +135,7 @@ class Webhooks:
         signature = data["signature"]
         stamp, token, given = (str(signature.get(key) or "") for key in ("timestamp", "token", "signature"))
         expected = hmac.new(self.mailgun_key, (stamp + token).encode(), hashlib.sha256).hexdigest()
-        if not stamp.isdigit() or not token or not hmac.compare_digest(given.lower(), expected):
+        if not _digits(stamp) or not token or not _same(given.lower(), expected):
             raise WebhookRefused("the Mailgun signature does not match")
         self._fresh(int(stamp[:12]), self.cfg.max_age)
         found = events.mailgun(data)
@@ -186,6 +186,17 @@ class Webhooks:
                 taken = take(state, self.policy, event, now)
                 counts["already" if taken.duplicate else "recorded" if taken.handled else "ignored"] += 1
         return JSONResponse(counts)
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes '²' and '٣', which int() then refuses."""
+    return text.isascii() and text.isdigit()
+
+
+def _same(given: str, expected: str) -> bool:
+    """A constant-time comparison of a signature a stranger sent, whatever characters it holds (compare_digest
+    refuses non-ASCII text with a TypeError)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
 
 
 def _json(body: bytes, status: int = 400) -> Any:
