@@ -94,6 +94,29 @@ def test_a_sign_up_is_pending_until_its_link_is_confirmed_by_a_post(
     assert len(messages_to(smtp_sink, "ann@example.org")) == 1
 
 
+def test_a_strangers_later_sign_up_of_a_pending_address_changes_nothing_the_mailed_link_confirms(
+    config: Path, smtp_sink: SmtpSink
+) -> None:
+    with public_client(config) as client:
+        signed_up(client, "vera@example.org", name="Vera", themes=["labor"], language="es")
+        [mail] = messages_to(smtp_sink, "vera@example.org")
+        # within resend_hours: no second email, and the request already mailed stays the one its link confirms
+        stranger = signed_up(client, "vera@example.org", name="Spam King", themes=["palestine"], language="pt")
+        assert stranger.status_code == 200 and len(messages_to(smtp_sink, "vera@example.org")) == 1
+        path = link(mail, "confirm")
+        page = client.get(path)
+        assert "Spam King" not in page.text
+        assert confirm(client, path).status_code == 200
+    joined = subscriber(config, "vera@example.org")
+    assert joined is not None and joined.status == SubscriberStatus.ACTIVE
+    assert (joined.name, joined.language, joined.themes) == ("Vera", "es", ["labor"])
+    with State(load_config(config).state_target) as state:
+        record = privacy.record_of(state, "vera@example.org")
+    assert record is not None
+    [consent] = record.consents  # the stranger's request is dropped, not kept as evidence of anything
+    assert (consent.name, consent.themes, consent.confirmed_at is not None) == ("Vera", ["labor"], True)
+
+
 def test_a_pending_reader_is_sent_no_issue_and_is_not_counted_as_leaving(
     config: Path, smtp_sink: SmtpSink, cli: Callable[..., Any]
 ) -> None:

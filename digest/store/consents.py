@@ -42,25 +42,27 @@ def add(state: State, subscriber_id: int, consent: Consent) -> None:
     )
 
 
-def replace_request(state: State, subscriber_id: int, consent: Consent) -> None:
-    """The subscriber's open (unconfirmed) request becomes this one: a sign-up made again replaces the last."""
-    with state.transaction():
-        state.execute("DELETE FROM consents WHERE subscriber_id = ? AND confirmed_at IS NULL", (subscriber_id,))
-        add(state, subscriber_id, consent)
-
-
-def open_request(state: State, subscriber_id: int) -> Consent | None:
+def open_request(state: State, subscriber_id: int, given_by: str | None = None) -> Consent | None:
+    """The subscriber's newest unconfirmed request, or the newest given by `given_by` (ISO, to the second): the
+    one a confirmation email made then was sent for, not one a stranger made afterwards with the same address."""
+    cutoff = "" if given_by is None else " AND given_at <= ?"
     row = state.one(
-        "SELECT * FROM consents WHERE subscriber_id = ? AND confirmed_at IS NULL ORDER BY given_at DESC LIMIT 1",
-        (subscriber_id,),
+        f"""SELECT * FROM consents WHERE subscriber_id = ? AND confirmed_at IS NULL{cutoff}
+            ORDER BY given_at DESC LIMIT 1""",
+        (subscriber_id,) if given_by is None else (subscriber_id, given_by),
     )
     return _consent(row) if row else None
 
 
-def confirm_request(state: State, subscriber_id: int, at: str) -> None:
+def confirm_request(state: State, subscriber_id: int, request: Consent, at: str) -> None:
+    """This request confirmed; the subscriber's other unconfirmed requests are dropped."""
     state.execute(
-        "UPDATE consents SET confirmed_at = ? WHERE subscriber_id = ? AND confirmed_at IS NULL", (at, subscriber_id)
-    )
+        """UPDATE consents SET confirmed_at = ? WHERE subscriber_id = ? AND confirmed_at IS NULL AND given_at = ?
+             AND ip = ? AND wording = ? AND name = ? AND language = ? AND themes = ?""",
+        (at, subscriber_id, request.given_at, request.ip, request.wording, request.name, request.language,
+         ",".join(request.themes)),
+    )  # fmt: skip
+    drop_requests(state, subscriber_id)
 
 
 def drop_requests(state: State, subscriber_id: int) -> None:

@@ -17,8 +17,8 @@ from digest.models import Subscriber
 from digest.store import consents, signups
 from digest.store.db import State, iso
 
-MAX_PAUSE_WEEKS = 52
 PAUSE_CHOICES = (1, 2, 4, 8, 12)  # the weeks the preferences page offers
+MAX_PAUSE_WEEKS = max(PAUSE_CHOICES)  # and the longest a post of it may ask for
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,10 @@ def sign_up(state: State, request: SignUp, resend_hours: float, now: datetime | 
             )
             return None
         else:
+            # Beside any request still open, not in its place: a link already mailed confirms the request it was
+            # sent for, whatever a stranger posts with the same address afterwards.
             subscriber_id = existing.id
-            consents.replace_request(state, subscriber_id, consent)
+            consents.add(state, subscriber_id, consent)
             consents.add_event(state, subscriber_id, iso(now), "signed up again", f"through the form from {request.ip}")
         taken_at = _precise(now)
         taken, before = signups.claim_confirmation(
@@ -145,7 +147,8 @@ def check(state: State, secret: bytes, token: str, pending_days: float, now: dat
     holder = rows.by_id(state, claim.subscriber_id)
     if holder is None or claim.made < int(holder.joined().timestamp() * 1000):
         return Checked(Confirmation.INVALID)
-    request = consents.open_request(state, holder.id)
+    made = datetime.fromtimestamp(claim.made / 1000, UTC)
+    request = consents.open_request(state, holder.id, iso(made))
     if request is None:
         done = holder.status == SubscriberStatus.ACTIVE
         return Checked(Confirmation.DONE if done else Confirmation.INVALID, holder)
@@ -168,7 +171,7 @@ def confirm(state: State, secret: bytes, token: str, pending_days: float, now: d
             rejoined = signups.confirmation_sent_at(state, holder.id) or _precise(now)
         themes = ",".join(request.themes)
         signups.confirm(state, holder.id, request.name or holder.name, request.language, themes, rejoined)
-        consents.confirm_request(state, holder.id, iso(now))
+        consents.confirm_request(state, holder.id, request, iso(now))
         consents.add_event(state, holder.id, iso(now), "confirmed", "the sign-up, through the emailed link")
         privacy.unforget(state, secret, holder.email)
         confirmed = rows.by_id(state, holder.id)
