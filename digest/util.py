@@ -87,26 +87,33 @@ def check_address(text: str) -> str:
     if not address:
         raise ValueError("the address is empty")
     if not address.isprintable() or any(c.isspace() for c in address) or any(c in address for c in '<>"(),:;[]\\'):
-        raise ValueError(f"{address!r} is not a bare address (no spaces, names, brackets or control characters)")
+        raise ValueError(
+            f"{_shorten(address)!r} is not a bare address (no spaces, names, brackets or control characters)"
+        )
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:
-        raise ValueError(f"{address!r} lacks a local part, an @ and a domain")
+        raise ValueError(f"{_shorten(address)!r} lacks a local part, an @ and a domain")
     if not address.isascii():
         try:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError:
-            raise ValueError(f"{address!r} has a domain that is not a valid internationalized name") from None
+            raise ValueError(f"{_shorten(address)!r} has a domain that is not a valid internationalized name") from None
         if not local.isascii():
-            raise ValueError(f"{address!r} has a non-ASCII local part, which needs SMTPUTF8 (not supported)")
+            raise ValueError(f"{_shorten(address)!r} has a non-ASCII local part, which needs SMTPUTF8 (not supported)")
     if len(local) > 64 or not _LOCAL.match(local):
-        raise ValueError(f"{address!r} has an invalid local part before the @")
+        raise ValueError(f"{_shorten(address)!r} has an invalid local part before the @")
     labels = domain.rstrip(".").split(".")
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
-        raise ValueError(f"{address!r} has an invalid domain (expected a name such as example.org)")
+        raise ValueError(f"{_shorten(address)!r} has an invalid domain (expected a name such as example.org)")
     normalized = f"{local}@{'.'.join(labels).lower()}"
     if len(normalized) > 254:
-        raise ValueError(f"{address!r} is longer than the 254 characters an address may have")
+        raise ValueError(f"{_shorten(address)!r} is longer than the 254 characters an address may have")
     return normalized
+
+
+# An RFC 2047 encoded word: inside a quoted display name it is text, but lenient readers (Python's own
+# email.policy.default among them) decode it, and "=?utf-8?q?Eve=0D=0ABcc:…?=" becomes a line break and a header.
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bq]\?[^?\s]*\?=", re.IGNORECASE)
 
 
 def check_name(text: str) -> str:
@@ -124,12 +131,18 @@ def check_name(text: str) -> str:
         )
     if len(name) > NAME_MAX:
         raise ValueError(f"the name {_shorten(name)!r} is longer than {NAME_MAX} characters")
+    if _ENCODED_WORD.search(name):
+        raise ValueError(
+            f"the name {_shorten(name)!r} holds an encoded word (=?…?=), which mail programs would decode into "
+            "other text; write the name itself"
+        )
     return name
 
 
 def safe_name(text: str) -> str:
     """A name from any source made fit for one header line: control characters become spaces, length capped."""
     cleaned = "".join(" " if _control(c) else c for c in text)
+    cleaned = _ENCODED_WORD.sub(lambda word: word.group().replace("=?", "= ?"), cleaned)
     return " ".join(cleaned.split())[:NAME_MAX]
 
 

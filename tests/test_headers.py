@@ -106,13 +106,30 @@ def _assert_one_clean_message(raw: bytes, address: str) -> None:
     assert parsed.get_content_type() == "multipart/alternative"
 
 
-@pytest.mark.parametrize("name", [*HOSTILE_NAMES, "José Ñandú " * 40, "X" * 2000, 'Doe, Jane "JD" <fake@x>'])
+ENCODED_WORD_NAME = "=?utf-8?q?Eve=0D=0ABcc:_victim@elsewhere.example?="
+
+
+def test_subscribers_add_refuses_a_name_that_a_mail_reader_would_decode_into_other_text(
+    cli: Callable[..., Any], write_config: Callable[..., Path]
+) -> None:
+    config = write_config(DEMO_FEED)
+    result = cli("subscribers", "add", "eve@example.org", "--name", ENCODED_WORD_NAME, "--config", config)
+    assert result.exit_code != 0 and "encoded word" in result.output and result.output.count("\n") == 1
+    with State(load_config(config).state_path) as state:
+        assert subscribers.get(state, "eve@example.org") is None
+
+
+@pytest.mark.parametrize(
+    "name", [*HOSTILE_NAMES, ENCODED_WORD_NAME, "José Ñandú " * 40, "X" * 2000, 'Doe, Jane "JD" <fake@x>']
+)
 def test_a_name_from_any_source_yields_one_to_header_and_nothing_else(name: str) -> None:
     line = recipient_header("reader@example.org", name)
     raw = b"From: a@b.org\r\n" + line + b"Subject: s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
     parsed = message_from_bytes(raw, policy=default)
     assert parsed.keys() == ["From", "To", "Subject", "MIME-Version", "Content-Type"]
     assert parsed["To"].addresses[0].addr_spec == "reader@example.org"
+    shown = parsed["To"].addresses[0].display_name  # as a lenient reader decodes it
+    assert "\r" not in shown and "\n" not in shown
     assert parsed.get_content().strip() == "body"
     # RFC 5322: lines SHOULD stop at 78 (possible wherever the name has spaces) and MUST stop at 998.
     limit = 78 if all(len(word) < 60 for word in name.split()) else 998

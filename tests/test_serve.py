@@ -258,6 +258,30 @@ def test_the_asgi_app_unsubscribes_when_called_directly(config: Path) -> None:
     assert statuses(config)["reader0@example.org"] == "unsubscribed"
 
 
+def test_a_client_that_leaves_mid_body_is_a_line_of_the_log_not_an_error(
+    config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_asgi_app(load_config(config))
+    parts = iter([{"type": "http.request", "body": b"email=ann%40ex", "more_body": True}])
+
+    async def receive() -> dict[str, Any]:
+        return next(parts, {"type": "http.disconnect"})
+
+    async def send(event: Any) -> None:
+        raise AssertionError(f"nobody is there to answer: {event}")
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/subscribe", "raw_path": b"/subscribe", "root_path": "", "query_string": b"",
+        "headers": [(b"host", b"newsletter.example.org"), (b"content-length", b"100"),
+                    (b"content-type", b"application/x-www-form-urlencoded")],
+        "server": ("newsletter.example.org", 443), "client": ("203.0.113.9", 5000),
+    }  # fmt: skip
+    with caplog.at_level("INFO", logger="digest.web"):
+        asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert "POST /subscribe: the client left before its request had arrived" in caplog.text
+
+
 def test_make_app_is_the_documented_asgi_factory(config: Path) -> None:
     assert make_app is make_asgi_app
     with TestClient(make_app(load_config(config))) as client:
@@ -427,6 +451,26 @@ def test_a_negative_or_non_numeric_content_length_gets_400(config: Path) -> None
             )
             assert raw_exchange(host, port, request).startswith(b"HTTP/1.1 400 "), length
     assert statuses(config)["reader1@example.org"] == "active"
+
+
+def test_a_head_over_the_limit_gets_431_whether_it_comes_whole_or_in_pieces(config: Path) -> None:
+    token = token_for(config, "reader1@example.org")
+    with running(make_asgi_app(load_config(config))) as (host, port):
+        for size in (20_000, 60_000, 300_000):
+            request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"x" * size + b"\r\n\r\n"
+            assert raw_exchange(host, port, request).startswith(b"HTTP/1.1 431 "), size
+        within = (
+            b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"x" * 10_000 + b"\r\nConnection: close\r\n\r\n"
+        )
+        assert raw_exchange(host, port, within).startswith(b"HTTP/1.1 200 ")
+        # a body in the same packet is not the head: 15 KB of form after a short head is within every limit
+        body = b"List-Unsubscribe=One-Click&pad=" + b"x" * 15_000
+        post = (
+            b"POST /unsubscribe/" + token.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        assert raw_exchange(host, port, post).startswith(b"HTTP/1.1 200 ")
+    assert statuses(config)["reader1@example.org"] == "unsubscribed"
 
 
 def test_idle_and_trickling_connections_are_closed(config: Path) -> None:

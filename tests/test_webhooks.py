@@ -196,6 +196,9 @@ def test_a_signed_request_of_a_strange_shape_is_400_and_hostile_addresses_change
         answer = client.post("/webhooks/bounces", content=body, headers=signed(body))
         assert answer.status_code == 400, body
         assert answer.text.count("\n") == 1
+    malformed = json.dumps({"id": "evt-4", "type": "hard", "token": "2026-W01.1.AAAA"}).encode()
+    answer = client.post("/webhooks/bounces", content=malformed, headers=signed(malformed))
+    assert answer.status_code == 400 and answer.text.startswith("events[0].token: '2026-W01.1.AAAA' is not a token")
     never = event(id="evt-2", email="stranger@example.net")
     crlf = event(id="evt-3", email="keep@example.net\r\nBcc: everyone@example.net")
     for body in (never, crlf):
@@ -307,6 +310,7 @@ def test_a_topic_not_ours_is_refused_and_a_subscription_is_logged_not_visited(
     key = signing_key[0]
     foreign = sns_message(key, json.dumps(ses_notification("Bounce", "hard@example.net")), TopicArn=TOPIC + "-theirs")
     assert post_sns(client, foreign).status_code == 403
+    assert fetched == []  # refused by its topic before any certificate is fetched
     caplog.set_level(logging.WARNING, logger="digest.web")
     subscribe = "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&TopicArn=x&Token=t"
     confirmation = sns_message(key, "You have chosen to subscribe", Type="SubscriptionConfirmation", Token="t",

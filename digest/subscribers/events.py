@@ -102,6 +102,17 @@ def _one_generic(item: dict[str, Any], where: str) -> Returned:
     email = item.get("email")
     token, message_id = _token(item.get("token")), _message_id(item.get("message_id"))
     if email is None and token is None and message_id is None:
+        # A token or Message-ID given but not one of ours is named as such, not taken for absent.
+        if item.get("token") not in (None, ""):
+            raise EventError(
+                f"{where}.token: {_text(item.get('token'), 40)!r} is not a token of ours (the {HEADER} header of "
+                "the message that came back), and no email or message_id says which message it is about"
+            )
+        if item.get("message_id") not in (None, ""):
+            raise EventError(
+                f"{where}.message_id: {_text(item.get('message_id'), 40)!r} is not a Message-ID (<…@…>), and no "
+                "email or token says which message it is about"
+            )
         raise EventError(f"{where}: expected an email, a token or a message_id to say which message it is about")
     return Returned(
         kind=kind,

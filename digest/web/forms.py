@@ -5,15 +5,18 @@ the app's size limit (over it: 413), and handed to them parsed.
 
 from __future__ import annotations
 
+import logging
+
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FORM = "digest.form"  # where in the request's state the parsed form waits for the endpoint
 MULTI = "digest.form.multi"  # every value of each field (checkboxes send one per box ticked)
 BODY = "digest.body"  # the raw body of a POST that is not a form (JSON)
+log = logging.getLogger("digest.web")
 
 
 async def read_form(scope: Scope, receive: Receive) -> tuple[dict[str, str], Receive]:
@@ -62,6 +65,20 @@ def body_of(request: Request) -> bytes:
 
 def keep_form(scope: Scope, fields: dict[str, str]) -> None:
     scope.setdefault("state", {})[FORM] = fields
+
+
+class QuietDisconnect:
+    """ASGI middleware: a client that leaves before its body has all arrived (or is cut off at the server's
+    deadline) is one line of the log, not a traceback: anyone can do it, as often as they like."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            log.info("%s %s: the client left before its request had arrived", scope.get("method"), scope.get("path"))
 
 
 class ReadForm:

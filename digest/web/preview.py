@@ -23,7 +23,7 @@ from starlette.routing import Route
 from digest.errors import DigestError, IssueLocked
 from digest.util import check_address
 from digest.web.desk import Cut, Desk
-from digest.web.forms import form_of
+from digest.web.forms import QuietDisconnect, form_of
 from digest.web.guard import TEXT_HEADERS, Guard, GuardMiddleware, refusal, serving_guard
 from digest.web.preview_page import nothing_page, nothing_text, render_page
 
@@ -155,7 +155,10 @@ def make_preview_app(desk: Desk, guard: Guard) -> Starlette:
     routes = Routes(desk, guard)
     app = Starlette(
         routes=routes.routes(),
-        middleware=[Middleware(GuardMiddleware, guard=guard, token_env=desk.settings.model.preview.token_env)],
+        middleware=[
+            Middleware(QuietDisconnect),
+            Middleware(GuardMiddleware, guard=guard, token_env=desk.settings.model.preview.token_env),
+        ],
         exception_handlers={HTTPException: routes.not_found},
         max_body_size=MAX_BODY,
     )

@@ -37,7 +37,7 @@ from digest.subscribers import choices, optin
 from digest.subscribers.tokens import token_holder
 from digest.util import preferences_url_of
 from digest.web import pages
-from digest.web.forms import ReadForm
+from digest.web.forms import QuietDisconnect, ReadForm
 from digest.web.preferences import PreferencesPages
 from digest.web.public import SignupPages, mask
 from digest.web.sns import Certificates
@@ -176,7 +176,7 @@ def make_asgi_app(settings: Settings, sns_certificates: Certificates | None = No
 
     app = Starlette(
         routes=site.all_routes() + webhooks.routes(),
-        middleware=[Middleware(ReadForm, skip="/webhooks/")],
+        middleware=[Middleware(QuietDisconnect), Middleware(ReadForm, skip="/webhooks/")],
         exception_handlers={HTTPException: site.not_found},
         lifespan=lifespan,
         max_body_size=MAX_BODY,

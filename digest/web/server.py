@@ -36,16 +36,44 @@ class DeadlineProtocol(H11Protocol):
     """uvicorn's h11 protocol, closing a connection whose request does not arrive in time."""
 
     request_timeout = Limits.request_timeout
+    max_head = Limits.max_head
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._deadline: asyncio.TimerHandle | None = None
+        self._head = bytearray()
+        self._refused = False
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # the rest of a head refused: read and dropped until the deadline closes the connection
+        if self.conn.their_state is h11.IDLE and self._head_too_long(data):
+            self._refuse_head()
+            return
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE and self.conn.their_state is not h11.SEND_BODY:
             self._disarm()  # the whole request is in: the app takes the time it needs to answer
+
+    def _head_too_long(self, data: bytes) -> bool:
+        """Whether the request line and headers received so far pass `max_head` bytes. (h11's own limit only
+        counts a head that arrives in pieces: a 60 KB head in one packet was parsed whole.)"""
+        self._head += data[: self.max_head + 4 - len(self._head)]
+        end = self._head.find(b"\r\n\r\n")
+        return len(self._head) > self.max_head if end == -1 else end > self.max_head
+
+    def _refuse_head(self) -> None:
+        text = f"the request line and headers pass {self.max_head} bytes\n".encode()
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(text), text)
+        )
+        # Half-closed, not closed: closing with the client's bytes still arriving would reset the connection,
+        # and the client would never read the answer.
+        self._refused = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._arm()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -57,6 +85,7 @@ class DeadlineProtocol(H11Protocol):
         super().connection_lost(exc)
 
     def _arm(self) -> None:
+        self._head = bytearray()  # a new request's head begins
         self._disarm()
         self._deadline = self.loop.call_later(self.request_timeout, self._expire)
 
@@ -68,7 +97,7 @@ class DeadlineProtocol(H11Protocol):
 
     def _expire(self) -> None:
         self._deadline = None
-        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+        if (self._refused or self.conn.their_state in (h11.IDLE, h11.SEND_BODY)) and not self.transport.is_closing():
             self.transport.close()
 
 
@@ -93,7 +122,11 @@ def port_of(sock: socket.socket) -> int:
 
 def make_server(app: ASGIApp, limits: Limits = Limits(), **options: Any) -> uvicorn.Server:
     """A uvicorn server for `app` with these limits; no access log (every URL of ours may carry a token)."""
-    protocol = type("DeadlineProtocol", (DeadlineProtocol,), {"request_timeout": limits.request_timeout})
+    protocol = type(
+        "DeadlineProtocol",
+        (DeadlineProtocol,),
+        {"request_timeout": limits.request_timeout, "max_head": limits.max_head},
+    )
     config = uvicorn.Config(
         app,
         http=protocol,

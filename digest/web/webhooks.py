@@ -152,10 +152,12 @@ class Webhooks:
         message = _json(body, 401)
         if not isinstance(message, dict):
             raise WebhookRefused("an SNS message is a JSON object")
-        sns.verify(message, self.certificates, self.clock(), max(SNS_MIN_AGE, self.cfg.max_age))
+        # The topic first: a message of a topic not ours is refused before its certificate is fetched (it is
+        # part of what SNS signs, so a message that passes below is of the topic it names).
         topic = str(message.get("TopicArn"))
         if topic not in self.cfg.sns_topics:
             raise WebhookRefused(f"topic {topic[:120]!r} is not in bounces.webhooks.sns_topics", 403)
+        sns.verify(message, self.certificates, self.clock(), max(SNS_MIN_AGE, self.cfg.max_age))
         kind = message["Type"]
         if kind == "SubscriptionConfirmation":
             log.warning(
