@@ -169,6 +169,21 @@ def test_rates_stay_quiet_under_the_lines(config: Path, cli: Callable[..., Any])
     assert not alarm and len(lines) == 2 and "warning" not in lines[1] and "complaints 0 (0.00%)" in lines[1]
 
 
+def test_a_dkim_key_file_missing_or_not_a_key_is_one_sentence_before_anything_is_written(
+    write_config: Callable[..., Path], tmp_path: Path, smtp_sink: SmtpSink, cli: Callable[..., Any]
+) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----\n")
+    for key_file, expected in ((tmp_path / "missing.pem", "cannot be read"), (garbage, "holds no RSA private key")):
+        config = bounce_config(write_config, tmp_path, smtp_sink.port, {"dkim": {"selector": "s1",
+                                                                                 "key_file": str(key_file)}})  # fmt: skip
+        out = tmp_path / f"out-{key_file.stem}"
+        result = cli("build", "--config", config, "--out", out)
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert f"dkim.key_file: {key_file}" in result.output and expected in result.output
+        assert not out.exists() or not any(out.iterdir())
+
+
 def test_the_delivery_token_is_covered_by_the_dkim_signature(
     write_config: Callable[..., Path], tmp_path: Path, smtp_sink: SmtpSink, cli: Callable[..., Any]
 ) -> None:

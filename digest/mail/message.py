@@ -219,6 +219,24 @@ def _sign(message: bytes, selector: bytes, domain: bytes, key: bytes) -> bytes:
     return signature.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n") + message
 
 
+def _dkim_key(settings: Settings, key_file: str) -> bytes:
+    """The PEM private key of dkim.key_file, read and parsed once, before any message is signed with it."""
+    from dkim import crypto
+
+    path = settings.resolve(key_file)
+    try:
+        key = Path(path).read_bytes()
+    except OSError as error:
+        problem = f"dkim.key_file: {path} cannot be read ({error.strerror}); give the PEM file of the private key"
+        raise ConfigError(str(settings.path), [problem]) from None
+    try:
+        crypto.parse_pem_private_key(key)
+    except (crypto.UnparsableKeyError, crypto.ASN1FormatError, ValueError):
+        problem = f"dkim.key_file: {path} holds no RSA private key in PEM form (-----BEGIN … PRIVATE KEY-----)"
+        raise ConfigError(str(settings.path), [problem]) from None
+    return key
+
+
 def prepare(settings: Settings, rendered: Rendered, test: bool = False) -> Prepared:
     """Encode the issue's message once: multipart/alternative, text/plain first, quoted-printable."""
     cfg = settings.model
@@ -239,8 +257,8 @@ def prepare(settings: Settings, rendered: Rendered, test: bool = False) -> Prepa
     split = body.rfind(b"\r\n--", 0, split) + 2
     dkim_parts = None
     if cfg.dkim is not None:
-        key = Path(settings.resolve(cfg.dkim.key_file)).read_bytes()
-        dkim_parts = (cfg.dkim.selector.encode(), (cfg.dkim.domain or cfg.newsletter.sender_domain).encode(), key)
+        domain = cfg.dkim.domain or cfg.newsletter.sender_domain
+        dkim_parts = (cfg.dkim.selector.encode(), domain.encode(), _dkim_key(settings, cfg.dkim.key_file))
     slug = re.sub(r"[^a-z0-9]+", "-", cfg.newsletter.title.lower()).strip("-") or "digest"
     subject = ("[TEST] " if test else "") + rendered.subject
     try:
