@@ -175,8 +175,8 @@ def test_a_dkim_key_file_missing_or_not_a_key_is_one_sentence_before_anything_is
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----\n")
     for key_file, expected in ((tmp_path / "missing.pem", "cannot be read"), (garbage, "holds no RSA private key")):
-        config = bounce_config(write_config, tmp_path, smtp_sink.port, {"dkim": {"selector": "s1",
-                                                                                 "key_file": str(key_file)}})  # fmt: skip
+        dkim_config = {"dkim": {"selector": "s1", "key_file": str(key_file)}}
+        config = bounce_config(write_config, tmp_path, smtp_sink.port, dkim_config)
         out = tmp_path / f"out-{key_file.stem}"
         result = cli("build", "--config", config, "--out", out)
         assert result.exit_code == 2 and "Traceback" not in result.output
