@@ -374,6 +374,10 @@ def test_an_approved_issue_is_sent_as_frozen(
         assert issues.status_of(state, "2024-W09") == "sent"
         sent_ids, _ = articles.sent_keys(state)
     assert len(sent_ids) == built.issue.article_count
+    # every copy's "View in your browser" link leads to the archive: the send writes the issue's page there
+    page = settings.archive_dir / "2024-W09.html"
+    assert page.is_file() and "As the editors approved it" in (settings.archive_dir / "index.html").read_text()
+    assert "/unsubscribe/" not in page.read_text()  # the public page carries nobody's token
 
 
 OLD_NEWS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Old</title><link>https://example.org/</link>
@@ -431,6 +435,7 @@ def test_dry_run_sends_and_records_nothing(
     assert result.exit_code == 0
     assert "would go to 7 subscribers" in result.stdout
     assert not smtp_sink.handler.messages and not deliveries(config)
+    assert not load_config(config).archive_dir.exists()
 
 
 def test_an_unreachable_relay_is_one_clear_sentence(write_config: Callable[..., Path], cli: Callable[..., Any]) -> None:

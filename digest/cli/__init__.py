@@ -250,6 +250,7 @@ def send(
     from rich.console import Console
 
     from digest.errors import SubscriberError
+    from digest.jobs.archive import archive_sent
     from digest.mail.send import NothingToSend, choose_issue, send_issue
     from digest.mail.smtp import send_test
     from digest.mail.summary import describe
@@ -280,8 +281,11 @@ def send(
         return
     with finishing_on_sigterm(), open_state(settings) as state:
         summary = send_issue(settings, state, clock, dry_run=dry_run, console=Console(stderr=True), workers=workers)
+        problem = archive_sent(settings, state) if summary.complete and not dry_run else None
     for line in describe(summary):
         click.echo(line)
+    if problem is not None:
+        click.echo(f"warning: {problem}", err=True)
     stop_if_unfinished(summary)
 
 

@@ -43,6 +43,18 @@ def generic_unsubscribe_url(settings: Settings) -> str:
     return f"{base}/unsubscribe"
 
 
+def archive_sent(settings: Settings, state: State) -> str | None:
+    """The archive brought up to date after a send, when any issue has gone out (every issue's "View in your
+    browser" link leads there); a sentence when the folder cannot be written, for the command to warn with."""
+    if not sent_issues(state):
+        return None
+    try:
+        write_archive(settings, state)
+    except OSError as error:
+        return f"the archive could not be written to {settings.archive_dir}: {error.strerror or error}"
+    return None
+
+
 def write_archive(settings: Settings, state: State) -> Path:
     """Write every sent issue's page, the index and feed.xml into the archive folder; return the folder."""
     folder = settings.archive_dir

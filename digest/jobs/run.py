@@ -13,7 +13,7 @@ from rich.console import Console
 
 from digest.config import Settings
 from digest.errors import DigestError, SendBusy
-from digest.jobs.archive import write_archive
+from digest.jobs.archive import archive_sent
 from digest.jobs.health import compose, send_report
 from digest.mail.send import send_issue
 from digest.mail.summary import Summary, describe
@@ -73,11 +73,10 @@ def run_job(settings: Settings, state: State, now: datetime, console: Console | 
     else:
         result = JobResult(outcome=f"issue {summary.issue_id} only partly sent", lines=lines, summary=summary)
     frozen = issues.get(state, summary.issue_id) if summary.issue_id else None
-    if frozen is not None and frozen.status == IssueStatus.SENT:
-        try:
-            write_archive(settings, state)
-        except OSError as error:
-            result.notes.append(f"the archive could not be written to {settings.archive_dir}: {error}")
+    # also when there was nothing to send: an issue sent by `digest send` before has its page too
+    sent = (frozen is not None and frozen.status == IssueStatus.SENT) or summary.nothing_to_do
+    if sent and (problem := archive_sent(settings, state)) is not None:
+        result.notes.append(problem)
     result.housekeeping = housekeeping
     note = _report(
         settings, state, now, result.outcome, result.lines + housekeeping, frozen.record if frozen else None,
