@@ -382,7 +382,9 @@ def parse_config(data: Any, path: Path, strict: bool = False) -> Settings:
     """Validate already-loaded YAML data; raise ConfigError listing every problem."""
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"expected a mapping of settings but the file holds {shorten(data)}"])
-    warnings = [f"{path}: unknown key '{key}' is ignored (a typo?)" for key in unknown_keys(data, Config)]
+    typos = unknown_keys(data, Config)
+    unknown = [(key, f" (a typo of '{close}'?)" if close else " (a typo?)") for key, close in typos]
+    warnings = [f"{path}: unknown key '{key}' is ignored{hint}" for key, hint in unknown]
     newsletter = data.get("newsletter")
     language = newsletter.get("language") if isinstance(newsletter, dict) else None
     try:
@@ -390,8 +392,15 @@ def parse_config(data: Any, path: Path, strict: bool = False) -> Settings:
     except ValidationError as error:
         raise ConfigError(str(path), problems(error)) from None
     if strict and warnings:
-        raise ConfigError(str(path), [w.split(": ", 1)[1] + " (--strict makes warnings fatal)" for w in warnings])
-    return Settings(model=model, path=path, warnings=warnings)
+        raise ConfigError(str(path), [f"unknown key '{key}'{hint}: --strict makes it fatal" for key, hint in unknown])
+    settings = Settings(model=model, path=path, warnings=warnings)
+    if model.templates and not settings.resolve(model.templates).is_dir():
+        folder = settings.resolve(model.templates)
+        raise ConfigError(
+            str(path),
+            [f"templates: {folder} is not a folder; create it with the templates to override, or remove the key"],
+        )
+    return settings
 
 
 def load_config(path: str | Path, strict: bool = False) -> Settings:

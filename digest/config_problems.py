@@ -3,6 +3,7 @@ schema does not know (usually typos) by their full dotted name."""
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -36,17 +37,19 @@ def problems(error: ValidationError) -> list[str]:
     return found
 
 
-def unknown_keys(data: Any, model: type[BaseModel], where: str = "") -> list[str]:
-    """Keys the schema does not know, by their full dotted name: usually typos."""
+def unknown_keys(data: Any, model: type[BaseModel], where: str = "") -> list[tuple[str, str | None]]:
+    """Keys the schema does not know, by their full dotted name (usually typos), each with the known key of that
+    place it most resembles, if one does ('timezon' → 'timezone')."""
     if not isinstance(data, dict):
         return []
-    unknown = []
+    unknown: list[tuple[str, str | None]] = []
     fields = model.model_fields
     by_name = {f.alias or name: (name, f) for name, f in fields.items()}
     for key, value in data.items():
         dotted = f"{where}.{key}" if where else str(key)
         if key not in by_name:
-            unknown.append(dotted)
+            close = difflib.get_close_matches(str(key), list(by_name), n=1, cutoff=0.75)
+            unknown.append((dotted, close[0] if close else None))
             continue
         annotation = by_name[key][1].annotation
         for sub in submodels(annotation):

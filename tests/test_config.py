@@ -69,6 +69,25 @@ def test_unknown_keys_are_warned_by_name_and_strict_makes_them_fatal(tmp_path: P
         load_config(path, strict=True)
 
 
+def test_an_unknown_key_names_the_key_it_most_resembles(tmp_path: Path) -> None:
+    data = {**MINIMAL, "newsletter": {**MINIMAL["newsletter"], "timezon": "UTC", "zzz": 1}}
+    path = write(tmp_path, data)
+    warnings = load_config(path).warnings
+    assert any("'newsletter.timezon' is ignored (a typo of 'timezone'?)" in w for w in warnings)
+    assert any("'newsletter.zzz' is ignored (a typo?)" in w for w in warnings)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, strict=True)
+    assert "unknown key 'newsletter.timezon' (a typo of 'timezone'?): --strict makes it fatal" in str(raised.value)
+
+
+def test_a_templates_folder_that_is_not_there_is_named_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, {**MINIMAL, "templates": "my-templates"}))
+    assert f"templates: {tmp_path / 'my-templates'} is not a folder" in str(raised.value)
+    (tmp_path / "my-templates").mkdir()
+    assert load_config(write(tmp_path, {**MINIMAL, "templates": "my-templates"})).model.templates == "my-templates"
+
+
 def test_unknown_keys_inside_list_items_are_named_with_their_index(tmp_path: Path) -> None:
     data = {**MINIMAL, "themes": [{"slug": "a", "title": "A", "keywords": ["x"], "keywrods": ["y"]}]}
     settings = load_config(write(tmp_path, data))
