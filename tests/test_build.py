@@ -217,7 +217,7 @@ def test_a_write_that_fails_midway_leaves_the_earlier_files_whole_and_says_so(
     handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, hard))
     try:
-        with pytest.raises(DigestError, match=f"cannot write the issue into {out} .*File too large"):
+        with pytest.raises(DigestError, match=f"cannot write the issue into {out} .*File too large.*free some space"):
             write_outputs(built, settings, out, now)
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
@@ -229,6 +229,7 @@ def test_an_out_folder_that_cannot_be_made_is_one_sentence(cli: Any, tmp_path: P
     (tmp_path / "file").write_text("a file where a folder should be")
     result = cli("build", "--demo", "--out", tmp_path / "file" / "out")
     assert result.exit_code == 1 and f"cannot write the issue into {tmp_path / 'file' / 'out'}" in result.stderr
+    assert "free some space" not in result.stderr and "choose another --out" in result.stderr  # not a full disk
     assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 2  # the demo's warning
 
 

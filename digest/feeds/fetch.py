@@ -210,7 +210,8 @@ async def fetch_all(
                 return Fetched(
                     state.url,
                     FeedStatus.FAILED,
-                    error=f"cannot connect ({type(error).__name__}: {str(error)[:120] or 'no detail'})",
+                    error=f"cannot connect ({type(error).__name__}: {str(error)[:120] or 'no detail'}); check the "
+                    "feed's url, or try again later if the server is down",
                 )
             except (OSError, ValueError) as error:
                 return Fetched(state.url, FeedStatus.FAILED, error=f"cannot fetch ({error})")

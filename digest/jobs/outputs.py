@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +37,14 @@ def write_outputs(built: Built, settings: Settings, out: Path, now: datetime) ->
         for kind, content in contents.items():
             atomic_write(paths[kind], content, sync=False)  # a build can be run again: no fsync to wait for
     except OSError as error:
-        raise DigestError(
-            f"cannot write the issue into {out} ({error.strerror or error}); free some space or choose another --out"
-        ) from None
+        raise DigestError(f"cannot write the issue into {out} ({error.strerror or error}); {_remedy(error)}") from None
     return paths
+
+
+def _remedy(error: OSError) -> str:
+    """What to do about a folder the issue cannot be written into, by what went wrong."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free some space or choose another --out"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "choose an --out folder you may write to"
+    return "choose another --out, a folder that can be created and written"
