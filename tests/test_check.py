@@ -50,6 +50,15 @@ def test_demo_issue_passes_html_and_eml(cli: Any, tmp_path: Path) -> None:
         assert "PASS  html size" in result.output
 
 
+def test_a_file_neither_html_nor_email_is_one_sentence(cli: Any, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Things to fix before Friday.\n")
+    result = cli("check", notes)
+    assert (
+        result.exit_code != 0 and "neither HTML nor an email message" in result.stderr and "FAIL" not in result.output
+    )
+
+
 def test_real_week_issue_passes_html_and_eml(cli: Any, real_week_config: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     built = cli("build", "--config", real_week_config, "--now", REAL_WEEK_NOW, "--out", out)

@@ -158,6 +158,9 @@ def test_explain_command_finds_an_article_by_title(cli: Any, real_week_config: P
     assert "→ labor" in result.output
     missing = cli("explain", "--config", real_week_config, "--now", REAL_WEEK_NOW, "no such headline anywhere")
     assert missing.exit_code != 0 and "no article" in missing.stderr
+    many = cli("explain", "--config", real_week_config, "--now", REAL_WEEK_NOW, "the")
+    assert many.output.count("\n  → ") == 5  # five accounts, each ending in its verdict
+    assert "more articles match 'the': give more of the title, or the URL" in many.output
 
 
 def test_explain_has_help(cli: Any) -> None:

@@ -320,6 +320,14 @@ def test_beyond_loopback_the_page_requires_the_secret_token(tmp_path: Path) -> N
     )
     assert refused.returncode != 0
     assert "DIGEST_PREVIEW_TOKEN" in refused.stderr and "0.0.0.0" in refused.stderr
+    short = subprocess.run(
+        [sys.executable, "-m", "digest.cli", "preview", "--config", str(config), "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DIGEST_PREVIEW_TOKEN": "short"},
+    )
+    assert short.returncode != 0 and "DIGEST_PREVIEW_TOKEN is set but has only 5 characters" in short.stderr
 
     secret = "a-long-secret-for-the-preview"
     with preview_client(config, secret=secret) as (client, _, _):

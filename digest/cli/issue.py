@@ -78,6 +78,8 @@ def explain(config_path: str, query: str, now: str | None) -> None:
         raise NotFound(f"no article of this issue's window has the URL or a title containing {query!r}")
     for article in matches[:5]:
         click.echo(explain_article(article, settings.model))
+    if len(matches) > 5:
+        click.echo(f"… and {len(matches) - 5} more articles match {query!r}: give more of the title, or the URL")
 
 
 @main.command()

@@ -881,6 +881,9 @@ def check_eml(raw: bytes, language: str | None = None) -> list[Finding]:
 # --- files and the report ----------------------------------------------------------------------------
 
 
+_HEADER_FIELD = re.compile(rb"[!-9;-~]+:")  # an email's first line: a header field's name and its colon (RFC 5322)
+
+
 def check_file(path: Path, language: str | None = None) -> list[Finding]:
     """Check a built .html or .eml (by extension; otherwise by content), its lang against `language` if given."""
     try:
@@ -890,6 +893,8 @@ def check_file(path: Path, language: str | None = None) -> list[Finding]:
     suffix = path.suffix.lower()
     looks_html = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
     if suffix == ".eml" or (suffix not in (".html", ".htm") and not looks_html):
+        if suffix != ".eml" and not _HEADER_FIELD.match(data.lstrip(b"\xef\xbb\xbf")):
+            raise DigestError(f"{path}: neither HTML nor an email message; give a built .html or .eml")
         return check_eml(data, language)
     try:
         return check_html(data.decode("utf-8"), language)

@@ -113,9 +113,12 @@ def serving_guard(settings: Settings, host: str, port: int) -> Guard:
     env = settings.model.preview.token_env
     secret = os.environ.get(env)
     if not secret or len(secret) < 16:
+        given = (
+            f"{env} is set but has only {len(secret)} characters" if secret else f"set the environment variable {env}"
+        )
         raise DigestError(
-            f"the preview would listen on {host}, beyond this machine: set the environment variable {env} "
-            "(preview.token_env) to a secret of at least 16 characters, or use --host 127.0.0.1"
+            f"the preview would listen on {host}, beyond this machine: {given}; it needs a secret of at least 16 "
+            f"characters (preview.token_env names the variable), or use --host 127.0.0.1"
         )
     return Guard(host=host, port=port, secret=secret)
 
