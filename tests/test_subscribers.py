@@ -99,6 +99,25 @@ def test_import_of_1000_with_20_bad_lines_imports_the_good_and_names_the_bad(
     assert {row[1] for row in rows} == {"active"}
 
 
+def test_a_header_naming_an_unknown_column_or_semicolons_stop_the_import_before_any_line(
+    config: Path, tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    french = tmp_path / "abonnes.csv"
+    french.write_text("mail,nom\nann@example.org,Ann\n")
+    result = cli("subscribers", "import", french, "--config", config)
+    assert result.exit_code != 0
+    assert f"{french}: line 1: the header names a column 'nom' that is not one of email, name" in result.stderr
+    semicolons = tmp_path / "excel.csv"
+    semicolons.write_text("email;name\nbo@example.org;Bo\n")
+    result = cli("subscribers", "import", semicolons, "--config", config)
+    assert result.exit_code != 0 and "separated by ';', not ','" in result.stderr
+    no_header = tmp_path / "plain.csv"
+    no_header.write_text("not an address\n")
+    result = cli("subscribers", "import", no_header, "--config", config)
+    assert result.exit_code != 0 and "no line was good" in result.stderr
+    assert cli("subscribers", "list", "--config", config).output.strip() == ""
+
+
 def test_import_again_and_case_variants_add_nobody_twice(config: Path, tmp_path: Path, cli: Callable[..., Any]) -> None:
     first = tmp_path / "first.csv"
     first.write_text("Ann@Example.org,Ann\nbob@example.org,Bob\n", encoding="utf-8")

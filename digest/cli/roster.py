@@ -75,9 +75,9 @@ def subscribers_import(config_path: str, file: str) -> None:
         f"{report.bad_lines} bad lines{erased}"
     )
     if report.bad_lines:
+        rest = "the good lines were imported" if report.added or report.existing else "no line was good"
         raise SubscriberError(
-            f"{plural(report.bad_lines, 'line')} of {file} could not be imported "
-            "(listed above); the good lines were imported"
+            f"{plural(report.bad_lines, 'line')} of {file} could not be imported (listed above); {rest}"
         )
 
 

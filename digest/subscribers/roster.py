@@ -186,8 +186,19 @@ def _good_lines(
                 continue
             if not any(cells) or cells[0].startswith("#"):
                 continue
+            if not started and len(cells) == 1 and ";" in cells[0]:
+                # no address holds a ";": a spreadsheet's export with semicolons, every line of it bad
+                raise SubscriberError(
+                    f"line {number}: the cells are separated by ';', not ','; save the file as CSV with commas"
+                )
             if not started and cells[0].lower() in _HEADER_NAMES:
                 columns = [_HEADER_NAMES.get(c.lower(), c.lower()) for c in cells]
+                unknown = [c for c in columns if c not in COLUMNS]
+                if unknown:
+                    raise SubscriberError(
+                        f"line {number}: the header names a column {unknown[0]!r} that is not one of "
+                        f"{', '.join(COLUMNS)}; rename it, or remove the column"
+                    )
                 started = True
                 continue
             started = True
@@ -267,6 +278,8 @@ def import_file(
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
             return import_csv(state, stream, known_themes, tell, secret)
+    except SubscriberError as error:
+        raise SubscriberError(f"{path}: {error}") from None
     except FileNotFoundError:
         raise SubscriberError(f"{path}: no such file") from None
     except IsADirectoryError:
