@@ -26,6 +26,7 @@ __all__ = ["COLUMNS", "STATUSES", "ImportReport", "Subscriber"]  # Subscriber: t
 
 STATUSES = tuple(SubscriberStatus)
 COLUMNS = ("email", "name", "language", "themes")
+EXPORTED_ONLY = ("status", "failures", "created_at", "paused_until")  # written by export, passed over by import
 BATCH = 1000  # rows written at a time during an import
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
@@ -193,7 +194,7 @@ def _good_lines(
                 )
             if not started and cells[0].lower() in _HEADER_NAMES:
                 columns = [_HEADER_NAMES.get(c.lower(), c.lower()) for c in cells]
-                unknown = [c for c in columns if c not in COLUMNS]
+                unknown = [c for c in columns if c not in COLUMNS and c not in EXPORTED_ONLY]
                 if unknown:
                     raise SubscriberError(
                         f"line {number}: the header names a column {unknown[0]!r} that is not one of "
@@ -333,7 +334,7 @@ def neutralise(cell: str) -> str:
 def export_csv(subscribers: Iterable[Subscriber], stream: TextIO) -> int:
     """Write the list as CSV that `import_csv` reads back, one row at a time; returns the number of rows."""
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow([*COLUMNS, "status", "failures", "created_at", "paused_until"])
+    writer.writerow([*COLUMNS, *EXPORTED_ONLY])
     count = 0
     for sub in subscribers:
         writer.writerow([neutralise(sub.email), neutralise(sub.name), neutralise(sub.language),
