@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--seconds", type=float, default=15)
     args = parser.parse_args()
-    os.environ.setdefault("DIGEST_SECRET", "bench-secret")
+    os.environ.setdefault("DIGEST_SECRET", "bench-secret-of-enough-length")
     os.environ["DIGEST_DATABASE_PASSWORD"] = postgres.PASSWORD
     port = free_port()
     sinks = [Sink.__new__(Sink) for _ in range(2)]

@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--connections", default="1,4,8")
     parser.add_argument("--verp", action="store_true", help="a VERP envelope sender per message")
     args = parser.parse_args()
-    os.environ.setdefault("DIGEST_SECRET", "bench-secret")
+    os.environ.setdefault("DIGEST_SECRET", "bench-secret-of-enough-length")
     sink = Sink()
     try:
         with tempfile.TemporaryDirectory(prefix="digest-bench-send-") as folder_name:

@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
-    os.environ.setdefault("DIGEST_SECRET", "bench-secret")
+    os.environ.setdefault("DIGEST_SECRET", "bench-secret-of-enough-length")
     sink = Sink()
     try:
         with tempfile.TemporaryDirectory(prefix="digest-bench-variants-") as folder_name:

@@ -28,7 +28,7 @@ from digest.config_problems import problems, unknown_keys
 from digest.config_subscribe import Subscribe
 from digest.errors import ConfigError
 from digest.i18n import N_, in_language, known_language, normalize, translations
-from digest.util import WARN_BYTES, YamlRefused, load_yaml, shorten
+from digest.util import WARN_BYTES, YamlRefused, load_yaml, plural, shorten
 
 # What a value may hold when it goes into mail headers or the email (digest/util.py says why).
 BareAddress = Annotated[str, AfterValidator(util.one_line), AfterValidator(util.bare_address)]
@@ -378,6 +378,9 @@ class Settings:
         return value.encode() if value else None
 
 
+MIN_SECRET = 16  # characters of DIGEST_SECRET below which every command warns
+
+
 def parse_config(data: Any, path: Path, strict: bool = False) -> Settings:
     """Validate already-loaded YAML data; raise ConfigError listing every problem."""
     if not isinstance(data, dict):
@@ -393,6 +396,13 @@ def parse_config(data: Any, path: Path, strict: bool = False) -> Settings:
         raise ConfigError(str(path), problems(error)) from None
     if strict and warnings:
         raise ConfigError(str(path), [f"unknown key '{key}'{hint}: --strict makes it fatal" for key, hint in unknown])
+    secret = os.environ.get(model.secret_env)
+    if secret and len(secret) < MIN_SECRET:
+        warnings.append(
+            f"{model.secret_env} has only {plural(len(secret), 'character')}: links signed with it could be forged by "
+            f"guessing it; use at least {MIN_SECRET} random ones (python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
     settings = Settings(model=model, path=path, warnings=warnings)
     if model.templates and not settings.resolve(model.templates).is_dir():
         folder = settings.resolve(model.templates)

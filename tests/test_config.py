@@ -80,6 +80,14 @@ def test_an_unknown_key_names_the_key_it_most_resembles(tmp_path: Path) -> None:
     assert "unknown key 'newsletter.timezon' (a typo of 'timezone'?): --strict makes it fatal" in str(raised.value)
 
 
+def test_a_short_secret_is_warned_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, MINIMAL)
+    monkeypatch.setenv("DIGEST_SECRET", "x")
+    assert any("DIGEST_SECRET has only 1 character:" in w for w in load_config(path).warnings)
+    monkeypatch.setenv("DIGEST_SECRET", "k3Jq9-LmZ0vTr8Yw_2bH")
+    assert load_config(path).warnings == []
+
+
 def test_a_templates_folder_that_is_not_there_is_named_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(write(tmp_path, {**MINIMAL, "templates": "my-templates"}))
