@@ -32,6 +32,10 @@ def problems(error: ValidationError) -> list[str]:
             found.append(item["msg"].removeprefix("Value error, "))
         elif kind == "value_error":
             found.append(f"{where}: {clip(item['msg'].removeprefix('Value error, '), 400)}")
+        elif kind == "too_short":
+            least = (item.get("ctx") or {}).get("min_length", 1)
+            entries = "entry" if least == 1 else "entries"
+            found.append(f"{where}: expected at least {least} {entries} but received {shorten(item.get('input'))}")
         else:
             found.append(f"{where}: {clip(item['msg'].lower())} but received {shorten(item.get('input'))}")
     return found

@@ -80,6 +80,12 @@ def test_an_unknown_key_names_the_key_it_most_resembles(tmp_path: Path) -> None:
     assert "unknown key 'newsletter.timezon' (a typo of 'timezone'?): --strict makes it fatal" in str(raised.value)
 
 
+def test_an_empty_list_of_feeds_is_said_plainly(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, {**MINIMAL, "feeds": []}))
+    assert "feeds: expected at least 1 entry but received []" in str(raised.value)
+
+
 def test_a_short_secret_is_warned_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, MINIMAL)
     monkeypatch.setenv("DIGEST_SECRET", "x")

@@ -116,8 +116,10 @@ class Webhooks:
             return PlainTextResponse("Not Found\n", 404)
         stamp = str(headers.get("x-digest-timestamp") or "")
         given = str(headers.get("x-digest-signature") or "")
-        if not _digits(stamp) or not given.startswith("sha256="):
+        if not stamp or not given.startswith("sha256="):
             raise WebhookRefused("X-Digest-Timestamp and X-Digest-Signature: sha256=<hex> are required")
+        if not _digits(stamp):
+            raise WebhookRefused("X-Digest-Timestamp: expected whole seconds since 1970 (UTC), such as 1767225600")
         expected = hmac.new(self.ours, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         if not _same(given.removeprefix("sha256=").lower(), expected):
             raise WebhookRefused("the signature does not match the body")
