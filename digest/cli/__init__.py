@@ -306,7 +306,10 @@ def serve(config_path: str, host: str, port: int, with_schedule: bool) -> None:
     log_to_stderr()
 
     def ready(url: str) -> None:
-        logging.getLogger("digest.web").info("unsubscribe pages on %s/unsubscribe/<token>; Ctrl-C stops", url)
+        logging.getLogger("digest.web").info(
+            "the public pages on %s: /subscribe, /preferences/<token>, /unsubscribe/<token>, /archive/; Ctrl-C stops",
+            url,
+        )
 
     with suppress(KeyboardInterrupt):
         run_server(settings, host, port, ready, schedule=with_schedule)
