@@ -204,7 +204,8 @@ def test_digest_serve_runs_the_app(config: Path) -> None:
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stderr is not None
-        assert f"http://127.0.0.1:{port}/unsubscribe/<token>" in process.stderr.readline()
+        first = process.stderr.readline()
+        assert f"the public pages on http://127.0.0.1:{port}: /subscribe," in first and "/unsubscribe/<token>" in first
         token = token_for(config, "reader5@example.org")
         with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
             connection.sendall(
