@@ -189,9 +189,10 @@ def main() -> None:
         try:
             assert server.stderr is not None
             line = server.stderr.readline()
-            if "unsubscribe pages on" not in line:
+            if "the public pages on http://127.0.0.1:" not in line:
+                server.terminate()  # before reading the rest: it ends only when the server does
                 raise SystemExit(f"digest serve did not start: {line}{server.stderr.read()}")
-            port = int(line.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
+            port = int(line.split("http://127.0.0.1:", 1)[1].split(":", 1)[0])
             # Whatever the server logs under load goes on being read, so that it never blocks on a full pipe.
             logged: list[str] = []
             threading.Thread(target=lambda: logged.extend(server.stderr or []), daemon=True).start()

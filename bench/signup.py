@@ -92,7 +92,7 @@ def main() -> None:
     env = {**os.environ, "DIGEST_SECRET": SECRET}
     sink = start([sys.executable, str(REPO / "bench" / "sink.py"), str(smtp_port)], b"ready")
     server = start([sys.executable, "-m", "digest.cli", "serve", "--config", str(config), "--port", str(web_port)],
-                   b"unsubscribe pages on", env=env)  # fmt: skip
+                   b"the public pages on", env=env)  # fmt: skip
     try:
         for _ in range(20):  # warm up: imports, templates, the state file's pages
             timed(web_port, "GET", "/healthz")

@@ -442,6 +442,18 @@ def raw_exchange(host: str, port: int, request: bytes, timeout: float = 5.0) -> 
         return received
 
 
+def one_response(connection: socket.socket) -> bytes:
+    """One whole answer on a kept-alive connection: its head, then as many bytes as its Content-Length says."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += connection.recv(65536) or b"\r\n\r\n"
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length: *(\d+)", head)
+    while length and len(body) < int(length.group(1)):
+        body += connection.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
 def test_a_negative_or_non_numeric_content_length_gets_400(config: Path) -> None:
     token = token_for(config, "reader1@example.org")
     with running(make_asgi_app(load_config(config))) as (host, port):
@@ -464,6 +476,13 @@ def test_a_head_over_the_limit_gets_431_whether_it_comes_whole_or_in_pieces(conf
             b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"x" * 10_000 + b"\r\nConnection: close\r\n\r\n"
         )
         assert raw_exchange(host, port, within).startswith(b"HTTP/1.1 200 ")
+        # on a kept-alive connection each request's head is counted on its own
+        with socket.create_connection((host, port), timeout=5) as connection:
+            for _ in range(3):  # three small heads: far less than the limit each, more than it together
+                connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"x" * 7_000 + b"\r\n\r\n")
+                assert one_response(connection).startswith(b"HTTP/1.1 200 ")
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"x" * 20_000 + b"\r\n\r\n")
+            assert one_response(connection).startswith(b"HTTP/1.1 431 ")
         # a body in the same packet is not the head: 15 KB of form after a short head is within every limit
         body = b"List-Unsubscribe=One-Click&pad=" + b"x" * 15_000
         post = (
