@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,24 @@ def _rows_read(node: dict[str, Any]) -> int:
     return own + sum(_rows_read(child) for child in node.get("Plans", []))
 
 
+@contextmanager
+def statements(state: State, monkeypatch: pytest.MonkeyPatch, marker: str) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement holding `marker` that the state runs inside the block, with its parameters."""
+    seen: list[tuple[str, Any]] = []
+    execute = state.execute
+
+    def spy(sql: str, params: Any = ()) -> Any:
+        if marker in sql:
+            seen.append((sql, tuple(params)))
+        return execute(sql, params)
+
+    monkeypatch.setattr(state, "execute", spy)
+    try:
+        yield seen
+    finally:
+        monkeypatch.undo()
+
+
 def _relations(node: dict[str, Any]) -> set[str]:
     own = {node["Relation Name"]} if "Relation Name" in node and node.get("Node Type") != "ModifyTable" else set()
     return own.union(*(_relations(child) for child in node.get("Plans", [])))
@@ -144,18 +163,9 @@ def test_queueing_an_issue_reads_the_readers_and_not_the_ledger_it_fills(
         # the ledger would then be planned as a scan of deliveries for every reader, one that also reads every
         # row the same statement has just written (35 s at 100,000 readers).
         state.execute("ANALYZE deliveries")
-        seen: list[tuple[str, tuple[object, ...]]] = []
-        execute = state.execute
-
-        def spy(sql: str, params: Any = ()) -> Any:
-            if "INSERT INTO deliveries" in sql:
-                seen.append((sql, tuple(params)))
-            return execute(sql, params)
-
-        monkeypatch.setattr(state, "execute", spy)
-        assert claims.enqueue(state, "2024-W09") == 3000
-        assert claims.enqueue(state, "2024-W09") == 0  # queued once: the ledger's unique key turns the rest away
-        monkeypatch.undo()
+        with statements(state, monkeypatch, "INSERT INTO deliveries") as seen:
+            assert claims.enqueue(state, "2024-W09") == 3000
+            assert claims.enqueue(state, "2024-W09") == 0  # queued once: the ledger's unique key turns the rest away
         (sql, params), *_ = seen
         state.execute("DELETE FROM deliveries")
         state.execute("ANALYZE deliveries")
@@ -171,17 +181,8 @@ def test_an_import_records_consents_without_reading_the_consents_it_writes(
     with State(load_config(config).state_target) as state:
         roster.add(state, "first@example.org")
         state.execute("ANALYZE consents")  # an empty table's statistics, as above
-        seen: list[tuple[str, tuple[object, ...]]] = []
-        execute = state.execute
-
-        def spy(sql: str, params: Any = ()) -> Any:
-            if "INSERT INTO consents" in sql:
-                seen.append((sql, tuple(params)))
-            return execute(sql, params)
-
-        monkeypatch.setattr(state, "execute", spy)
-        report = roster.import_csv(state, io.StringIO("".join(f"r{n}@example.org\n" for n in range(3000))))
-        monkeypatch.undo()
+        with statements(state, monkeypatch, "INSERT INTO consents") as seen:
+            report = roster.import_csv(state, io.StringIO("".join(f"r{n}@example.org\n" for n in range(3000))))
         assert report.added == 3000
         counted = state.one("SELECT COUNT(*), COUNT(DISTINCT subscriber_id) FROM consents WHERE source = 'import'")
         assert tuple(counted) == (3000, 3000)
@@ -208,17 +209,8 @@ def test_a_claim_reads_the_rows_not_yet_done_and_not_those_already_sent(
                     f"UPDATE deliveries SET status = ? WHERE subscriber_id IN ({', '.join('?' * len(batch))})",
                     (status, *batch),
                 )
-        seen: list[tuple[str, tuple[object, ...]]] = []
-        execute = state.execute
-
-        def spy(sql: str, params: Any = ()) -> Any:
-            if "WITH picked" in sql:
-                seen.append((sql, tuple(params)))
-            return execute(sql, params)
-
-        monkeypatch.setattr(state, "execute", spy)
-        assert len(claims.claim(state, "2024-W09", "w:1:a", 20, lease=60)) == 20
-        monkeypatch.undo()
+        with statements(state, monkeypatch, "WITH picked") as seen:
+            assert len(claims.claim(state, "2024-W09", "w:1:a", 20, lease=60)) == 20
         (sql, params), *_ = seen
         plan = state.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).fetchone()[0]
         # 20 rows to claim of the 80 left, past the 20 just claimed, and their readers: not the 2,900 sent before
