@@ -35,6 +35,12 @@ _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
+def ascii_digits(text: str) -> bool:
+    """Whether the text is a number written in ASCII digits, as every date and status we read is: str.isdigit()
+    also takes '²', which int() refuses, and '٣', which int() reads as 3. For anything a stranger sends."""
+    return text.isascii() and text.isdigit()
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     """'1 article', '3 articles' (or the given plural form)."""
     return f"{count} {word if count == 1 else many or word + 's'}"

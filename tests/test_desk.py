@@ -15,7 +15,7 @@ from servers import FeedServer, SmtpSink
 from digest.config import load_config
 from digest.store import issues
 from digest.store.db import State
-from digest.web.guard import COOKIE
+from digest.web.guard import COOKIE, Guard
 
 SECRET = "a-long-secret-for-the-preview"
 
@@ -130,6 +130,14 @@ def raw(port: int, request: bytes, timeout: float = 5.0) -> bytes:
         while chunk := connection.recv(65536):
             received += chunk
         return received
+
+
+def test_a_session_dated_with_digits_int_refuses_is_no_session() -> None:
+    guard = Guard(host="0.0.0.0", port=8025, secret=SECRET, clock=lambda: 1_767_225_600.0)
+    good = guard.new_session()
+    assert guard.session_age(good) == 0.0
+    for odd in ("²", "\u0663" * 10, "1767225600\u00b2"):  # each passes str.isdigit()
+        assert guard.session_age(odd + "." + good.split(".", 1)[1]) is None
 
 
 def test_a_negative_or_non_numeric_content_length_gets_400(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from digest.store.db import State, iso
 from digest.subscribers.bounces import record_bounce
 from digest.subscribers.delivery_token import verify_token
 from digest.subscribers.reports import Kind, Report
-from digest.util import printable
+from digest.util import ascii_digits, printable
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def take(state: State, policy: Policy, event: Returned, now: datetime) -> Taken:
                 event.source,
                 detail,
                 1,  # a report of a permanent failure is final: bounced at once
-                int(event.status) if event.status.isdigit() else None,
+                int(event.status) if ascii_digits(event.status) else None,
                 issue_id=match.issue_id,
                 status=event.status,
                 soft_limit=policy.soft_limit,

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import Settings
 from digest.errors import DigestError
+from digest.util import ascii_digits
 from digest.web.forms import keep_form, read_form
 
 COOKIE = "digest_preview"
@@ -80,7 +81,7 @@ class Guard:
         """How old a session cookie is, in seconds; None when it is forged, altered or expired."""
         issued_text, _, rest = value.partition(".")
         nonce, _, mac = rest.partition(".")
-        if not issued_text.isdigit() or len(issued_text) > 12 or not nonce or not mac.isascii():
+        if not ascii_digits(issued_text) or len(issued_text) > 12 or not nonce or not mac.isascii():
             return None
         issued = int(issued_text)
         if not hmac.compare_digest(mac.encode(), self._sign(issued, nonce).encode()):

@@ -38,6 +38,7 @@ from digest.errors import WebhookRefused
 from digest.store.db import State
 from digest.subscribers import events
 from digest.subscribers.intake import Policy, Returned, signature_first_used, take
+from digest.util import ascii_digits
 from digest.web import sns
 
 MAX_WEBHOOK_BODY = 262_144  # SNS's largest message is 256 KB
@@ -118,7 +119,7 @@ class Webhooks:
         given = str(headers.get("x-digest-signature") or "")
         if not stamp or not given.startswith("sha256="):
             raise WebhookRefused("X-Digest-Timestamp and X-Digest-Signature: sha256=<hex> are required")
-        if not _digits(stamp):
+        if not ascii_digits(stamp):
             raise WebhookRefused("X-Digest-Timestamp: expected whole seconds since 1970 (UTC), such as 1767225600")
         expected = hmac.new(self.ours, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         if not _same(given.removeprefix("sha256=").lower(), expected):
@@ -137,7 +138,7 @@ class Webhooks:
         signature = data["signature"]
         stamp, token, given = (str(signature.get(key) or "") for key in ("timestamp", "token", "signature"))
         expected = hmac.new(self.mailgun_key, (stamp + token).encode(), hashlib.sha256).hexdigest()
-        if not _digits(stamp) or not token or not _same(given.lower(), expected):
+        if not ascii_digits(stamp) or not token or not _same(given.lower(), expected):
             raise WebhookRefused("the Mailgun signature does not match")
         self._fresh(int(stamp[:12]), self.cfg.max_age)
         found = events.mailgun(data)
@@ -190,11 +191,6 @@ class Webhooks:
                 taken = take(state, self.policy, event, now)
                 counts["already" if taken.duplicate else "recorded" if taken.handled else "ignored"] += 1
         return JSONResponse(counts)
-
-
-def _digits(text: str) -> bool:
-    """ASCII digits only: str.isdigit() also takes '²' and '٣', which int() then refuses."""
-    return text.isascii() and text.isdigit()
 
 
 def _same(given: str, expected: str) -> bool:
