@@ -46,21 +46,23 @@ def generic_unsubscribe_url(settings: Settings) -> str:
 def archive_sent(settings: Settings, state: State) -> str | None:
     """The archive brought up to date after a send, when any issue has gone out (every issue's "View in your
     browser" link leads there); a sentence when the folder cannot be written, for the command to warn with."""
-    if not sent_issues(state):
+    sent = sent_issues(state)
+    if not sent:
         return None
     try:
-        write_archive(settings, state)
+        write_archive(settings, state, sent)
     except OSError as error:
         return f"the archive could not be written to {settings.archive_dir}: {error.strerror or error}"
     return None
 
 
-def write_archive(settings: Settings, state: State) -> Path:
-    """Write every sent issue's page, the index and feed.xml into the archive folder; return the folder."""
+def write_archive(settings: Settings, state: State, sent: list[Frozen] | None = None) -> Path:
+    """Write every sent issue's page (`sent`, when already read), the index and feed.xml into the archive folder;
+    return the folder."""
     folder = settings.archive_dir
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
-    for frozen in sent_issues(state):
+    for frozen in sent_issues(state) if sent is None else sent:
         entry = _entry(settings, frozen)
         page = folder / entry.file
         if not page.exists():
