@@ -404,8 +404,8 @@ def parse_config(data: Any, path: Path, strict: bool = False) -> Settings:
             "print(secrets.token_urlsafe(32))')"
         )
     settings = Settings(model=model, path=path, warnings=warnings)
-    if model.templates and not settings.resolve(model.templates).is_dir():
-        folder = settings.resolve(model.templates)
+    folder = settings.resolve(model.templates) if model.templates else None
+    if folder is not None and not folder.is_dir():
         raise ConfigError(
             str(path),
             [f"templates: {folder} is not a folder; create it with the templates to override, or remove the key"],

@@ -92,28 +92,27 @@ def check_address(text: str) -> str:
     address = text.strip()
     if not address:
         raise ValueError("the address is empty")
+    shown = repr(_shorten(address))  # a stranger's 5,000 characters are not all said back
     if not address.isprintable() or any(c.isspace() for c in address) or any(c in address for c in '<>"(),:;[]\\'):
-        raise ValueError(
-            f"{_shorten(address)!r} is not a bare address (no spaces, names, brackets or control characters)"
-        )
+        raise ValueError(f"{shown} is not a bare address (no spaces, names, brackets or control characters)")
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:
-        raise ValueError(f"{_shorten(address)!r} lacks a local part, an @ and a domain")
+        raise ValueError(f"{shown} lacks a local part, an @ and a domain")
     if not address.isascii():
         try:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError:
-            raise ValueError(f"{_shorten(address)!r} has a domain that is not a valid internationalized name") from None
+            raise ValueError(f"{shown} has a domain that is not a valid internationalized name") from None
         if not local.isascii():
-            raise ValueError(f"{_shorten(address)!r} has a non-ASCII local part, which needs SMTPUTF8 (not supported)")
+            raise ValueError(f"{shown} has a non-ASCII local part, which needs SMTPUTF8 (not supported)")
     if len(local) > 64 or not _LOCAL.match(local):
-        raise ValueError(f"{_shorten(address)!r} has an invalid local part before the @")
+        raise ValueError(f"{shown} has an invalid local part before the @")
     labels = domain.rstrip(".").split(".")
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
-        raise ValueError(f"{_shorten(address)!r} has an invalid domain (expected a name such as example.org)")
+        raise ValueError(f"{shown} has an invalid domain (expected a name such as example.org)")
     normalized = f"{local}@{'.'.join(labels).lower()}"
     if len(normalized) > 254:
-        raise ValueError(f"{_shorten(address)!r} is longer than the 254 characters an address may have")
+        raise ValueError(f"{shown} is longer than the 254 characters an address may have")
     return normalized
 
 
