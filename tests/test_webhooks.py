@@ -162,7 +162,7 @@ def test_a_signature_or_timestamp_of_any_bytes_is_401_not_an_error(client: TestC
         assert client.post("/webhooks/bounces", content=body, headers=headers).status_code == 401, headers
     decimals = client.post("/webhooks/bounces", content=body, headers={**good, "X-Digest-Timestamp": "1767225600.5"})
     assert decimals.status_code == 401 and "X-Digest-Timestamp: expected whole seconds" in decimals.text
-    for field, value in (("signature", "é"), ("timestamp", "²")):
+    for field, value in (("signature", "é"), ("timestamp", "²"), ("signature", "\ud800"), ("token", "\ud800")):
         data = json.loads(mailgun(failed("hard@example.net")))
         data["signature"][field] = value
         assert client.post("/webhooks/mailgun", content=json.dumps(data)).status_code == 401, field

@@ -137,7 +137,7 @@ class Webhooks:
             raise WebhookRefused("a Mailgun webhook carries a signature object")
         signature = data["signature"]
         stamp, token, given = (str(signature.get(key) or "") for key in ("timestamp", "token", "signature"))
-        expected = hmac.new(self.mailgun_key, (stamp + token).encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(self.mailgun_key, _bytes(stamp + token), hashlib.sha256).hexdigest()
         if not ascii_digits(stamp) or not token or not _same(given.lower(), expected):
             raise WebhookRefused("the Mailgun signature does not match")
         self._fresh(int(stamp[:12]), self.cfg.max_age)
@@ -193,10 +193,16 @@ class Webhooks:
         return JSONResponse(counts)
 
 
+def _bytes(text: str) -> bytes:
+    """A stranger's text as bytes, whatever it holds: JSON may carry a lone surrogate ("\\ud800"), which UTF-8
+    refuses to encode."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _same(given: str, expected: str) -> bool:
     """A constant-time comparison of a signature a stranger sent, whatever characters it holds (compare_digest
     refuses non-ASCII text with a TypeError)."""
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
+    return hmac.compare_digest(_bytes(given), expected.encode())
 
 
 def _json(body: bytes, status: int = 400) -> Any:
