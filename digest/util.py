@@ -160,9 +160,12 @@ def printable(text: str) -> str:
 
 
 def _control(char: str) -> bool:
-    # C0/C1 controls and line/paragraph separators, and the bidi overrides that make a name display as another.
+    # C0/C1 controls and line/paragraph separators, the bidi overrides that make a name display as another, and
+    # lone surrogates (a JSON body's "\ud800"), which no encoding can store or send.
     return (
-        unicodedata.category(char) in ("Cc", "Zl", "Zp") or "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069"
+        unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp")
+        or "\u202a" <= char <= "\u202e"
+        or "\u2066" <= char <= "\u2069"
     )
 
 

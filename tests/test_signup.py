@@ -358,6 +358,10 @@ def test_bad_input_is_one_sentence_and_a_body_over_the_limit_is_413(config: Path
         assert unknown.status_code == 400 and "is not a theme of this newsletter" in unknown.text
         too_long = signed_up(client, "ann@example.org", name="x" * 201)
         assert too_long.status_code == 400 and "longer than 200 characters" in too_long.text
+        surrogate = client.post(
+            "/subscribe", content=b'{"email": "ann@example.org", "name": "A\\ud800B"}', headers=JSON
+        )
+        assert surrogate.status_code == 400 and "U+D800" in surrogate.json()["error"]
         encoded = client.post("/subscribe", json={"email": "ann@example.org", "name": "=?utf-8?q?A=0D=0AB?="})
         assert encoded.status_code == 400 and "encoded word" in encoded.json()["error"]
         long_address = client.post("/subscribe", json={"email": "a" * 5000 + "@example.org"})
