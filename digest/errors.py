@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class DigestError(Exception):
     """A failure the user can act on; the CLI prints its message as one sentence, no traceback."""
@@ -106,3 +108,20 @@ class WebhookRefused(DigestError):
     def __init__(self, reason: str, status: int = 401) -> None:
         super().__init__(reason)
         self.status = status
+
+
+class Refused(ValueError):
+    """A value a person typed is refused, in one sentence a page can say in the reader's own language.
+
+    `template` is the English sentence with %(name)s places, marked for translation where it is raised;
+    `values` fills them. `str()` is the English sentence, for the command line and the logs.
+    """
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.template = template
+        self.values = values
+        super().__init__(template % values)
+
+    def said(self, gettext: Callable[[str], str]) -> str:
+        """The sentence in the language of `gettext`, English where its catalog lacks it."""
+        return gettext(self.template) % self.values

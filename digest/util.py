@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from digest.errors import Refused
+from digest.i18n import N_
+
 if TYPE_CHECKING:
     import smtplib
 
@@ -91,28 +94,35 @@ def check_address(text: str) -> str:
     """The address, trimmed and with its domain lower-cased; ValueError says what is wrong with it."""
     address = text.strip()
     if not address:
-        raise ValueError("the address is empty")
+        raise Refused(N_("the address is empty"))
     shown = repr(_shorten(address))  # a stranger's 5,000 characters are not all said back
     if not address.isprintable() or any(c.isspace() for c in address) or any(c in address for c in '<>"(),:;[]\\'):
-        raise ValueError(f"{shown} is not a bare address (no spaces, names, brackets or control characters)")
+        raise Refused(
+            N_("%(address)s is not a bare address (no spaces, names, brackets or control characters)"),
+            address=shown,
+        )
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:
-        raise ValueError(f"{shown} lacks a local part, an @ and a domain")
+        raise Refused(N_("%(address)s lacks a local part, an @ and a domain"), address=shown)
     if not address.isascii():
         try:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError:
-            raise ValueError(f"{shown} has a domain that is not a valid internationalized name") from None
+            raise Refused(
+                N_("%(address)s has a domain that is not a valid internationalized name"), address=shown
+            ) from None
         if not local.isascii():
-            raise ValueError(f"{shown} has a non-ASCII local part, which needs SMTPUTF8 (not supported)")
+            raise Refused(
+                N_("%(address)s has a non-ASCII local part, which needs SMTPUTF8 (not supported)"), address=shown
+            )
     if len(local) > 64 or not _LOCAL.match(local):
-        raise ValueError(f"{shown} has an invalid local part before the @")
+        raise Refused(N_("%(address)s has an invalid local part before the @"), address=shown)
     labels = domain.rstrip(".").split(".")
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
-        raise ValueError(f"{shown} has an invalid domain (expected a name such as example.org)")
+        raise Refused(N_("%(address)s has an invalid domain (expected a name such as example.org)"), address=shown)
     normalized = f"{local}@{'.'.join(labels).lower()}"
     if len(normalized) > 254:
-        raise ValueError(f"{shown} is longer than the 254 characters an address may have")
+        raise Refused(N_("%(address)s is longer than the 254 characters an address may have"), address=shown)
     return normalized
 
 
@@ -131,15 +141,22 @@ def check_name(text: str) -> str:
     name = text.strip()
     bad = next((c for c in name if _control(c)), None)
     if bad is not None:
-        raise ValueError(
-            f"the name {_shorten(name)!r} holds a control character (U+{ord(bad):04X}); names are one line"
+        raise Refused(
+            N_("the name %(name)s holds a control character (U+%(code)s); names are one line"),
+            name=repr(_shorten(name)),
+            code=f"{ord(bad):04X}",
         )
     if len(name) > NAME_MAX:
-        raise ValueError(f"the name {_shorten(name)!r} is longer than {NAME_MAX} characters")
+        raise Refused(
+            N_("the name %(name)s is longer than %(limit)d characters"), name=repr(_shorten(name)), limit=NAME_MAX
+        )
     if _ENCODED_WORD.search(name):
-        raise ValueError(
-            f"the name {_shorten(name)!r} holds an encoded word (=?…?=), which mail programs would decode into "
-            "other text; write the name itself"
+        raise Refused(
+            N_(
+                "the name %(name)s holds an encoded word (=?…?=), which mail programs would decode into other "
+                "text; write the name itself"
+            ),
+            name=repr(_shorten(name)),
         )
     return name
 

@@ -141,6 +141,20 @@ def test_the_language_chosen_is_the_language_of_the_readers_pages(config: Path, 
 
 
 @pytest.mark.usefixtures("issue_sent")
+def test_a_refused_choice_is_told_in_the_language_of_the_readers_pages(config: Path, smtp_sink: SmtpSink) -> None:
+    path = preferences_of(smtp_sink, "ann@example.org")
+    with public_client(config) as client:
+        save(client, path, language="es")
+        good = form_token(client.get(path).text)
+        form = {"form_token": good, "action": "save", "language": "es", "pause": "0"}
+        theme = client.post(path, data={**form, "themes": "sports"})
+        pause = client.post(path, data={**form, "pause": "13"})
+    assert theme.status_code == 400 and "&#39;sports&#39; no es un tema de este boletín" in theme.text
+    assert pause.status_code == 400 and "una pausa es un número de semanas de 0 a 12, no &#39;13&#39;" in pause.text
+    assert "is not a theme" not in theme.text and '<html lang="es">' in theme.text
+
+
+@pytest.mark.usefixtures("issue_sent")
 def test_unsubscribe_from_everything_and_the_unsubscribe_page_offers_the_preferences(
     config: Path, smtp_sink: SmtpSink
 ) -> None:

@@ -377,6 +377,19 @@ def test_bad_input_is_one_sentence_and_a_body_over_the_limit_is_413(config: Path
     assert subscriber(config, "ann@example.org") is None
 
 
+def test_a_readers_mistake_is_told_in_the_language_of_the_form(config: Path) -> None:
+    with public_client(config) as client:
+        spanish = signed_up(client, "ana@gmail", language="es")
+        portuguese = signed_up(client, "ana gmail.com", language="pt", name="Ana\x1b[2J")
+        english = signed_up(client, "ana@gmail")
+        answer = client.post("/subscribe", json={"email": "ana@gmail", "language": "es"})
+    assert spanish.status_code == 400 and '<html lang="es">' in spanish.text
+    assert "tiene un dominio no válido (se espera un nombre como example.org)" in spanish.text
+    assert portuguese.status_code == 400 and "não é um endereço simples" in portuguese.text
+    assert english.status_code == 400 and "has an invalid domain (expected a name such as example.org)" in english.text
+    assert answer.status_code == 400 and "tiene un dominio no válido" in answer.json()["error"]
+
+
 def test_json_sign_up_and_a_site_sent_back_only_to_its_own_pages(
     write_config: Callable[..., Path], smtp_sink: SmtpSink
 ) -> None:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from babel.units import format_unit
 
 from digest.config import Settings
-from digest.i18n import catalog_language, catalog_languages, in_language, locale_of
+from digest.errors import Refused
+from digest.i18n import N_, catalog_language, catalog_languages, in_language, locale_of
 from digest.models import Subscriber
 from digest.store import consents, signups
 from digest.store.db import State, iso
@@ -47,7 +48,11 @@ def check_themes(settings: Settings, chosen: list[str]) -> tuple[str, ...]:
     known = [theme.slug for theme in themes(settings)]
     unknown = [slug for slug in chosen if slug not in known]
     if unknown:
-        raise ValueError(f"{unknown[0][:60]!r} is not a theme of this newsletter (its themes: {', '.join(known)})")
+        raise Refused(
+            N_("%(theme)s is not a theme of this newsletter (its themes: %(themes)s)"),
+            theme=repr(unknown[0][:60]),
+            themes=", ".join(known),
+        )
     return tuple(slug for slug in known if slug in chosen)
 
 
@@ -59,7 +64,11 @@ def languages() -> dict[str, str]:
 def check_language(text: str) -> str:
     """One of `languages()`; ValueError otherwise."""
     if text not in languages():
-        raise ValueError(f"{text[:20]!r} is not a language of these pages (one of {', '.join(languages())})")
+        raise Refused(
+            N_("%(language)s is not a language of these pages (one of %(languages)s)"),
+            language=repr(text[:20]),
+            languages=", ".join(languages()),
+        )
     return text
 
 
@@ -79,7 +88,11 @@ def check_pause(text: str) -> int | None:
     if text == KEEP_PAUSE:
         return None
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_PAUSE_WEEKS:
-        raise ValueError(f"a pause is a number of weeks from 0 to {MAX_PAUSE_WEEKS}, not {text[:20]!r}")
+        raise Refused(
+            N_("a pause is a number of weeks from 0 to %(most)d, not %(pause)s"),
+            most=MAX_PAUSE_WEEKS,
+            pause=repr(text[:20]),
+        )
     return int(text)
 
 

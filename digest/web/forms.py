@@ -6,12 +6,15 @@ the app's size limit (over it: 413), and handed to them parsed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from digest.errors import Refused
 
 FORM = "digest.form"  # where in the request's state the parsed form waits for the endpoint
 MULTI = "digest.form.multi"  # every value of each field (checkboxes send one per box ticked)
@@ -99,3 +102,8 @@ class ReadForm:
                 return
             keep_form(scope, fields)
         await self.app(scope, receive, send)
+
+
+def said(error: ValueError, gettext: Callable[[str], str]) -> str:
+    """Why a form was refused, in the reader's language when the sentence was written for translation."""
+    return error.said(gettext) if isinstance(error, Refused) else str(error)

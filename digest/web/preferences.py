@@ -18,7 +18,7 @@ from digest.models import Subscriber, SubscriberStatus
 from digest.subscribers import choices, optin, roster
 from digest.subscribers.tokens import token_holder
 from digest.web.formguard import form_token
-from digest.web.forms import form_of, values_of
+from digest.web.forms import form_of, said, values_of
 from digest.web.public import SignupPages, mask
 
 if TYPE_CHECKING:
@@ -76,7 +76,8 @@ class PreferencesPages:
             language = choices.check_language(form.get("language", ""))
             pause = choices.check_pause(form.get("pause", "0"))
         except ValueError as error:
-            return self.page(request, holder, 400, error=str(error))
+            _ = translations(choices.page_language(holder, self.settings)).gettext
+            return self.page(request, holder, 400, error=said(error, _))
         with site.state.borrow() as state:
             choices.save(state, holder, chosen, language, pause)
             saved = roster.by_id(state, holder.id)

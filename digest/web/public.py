@@ -27,7 +27,7 @@ from digest.subscribers import choices, optin, roster
 from digest.subscribers.tokens import unsubscribe_url
 from digest.util import check_address, check_name, preferences_url_of
 from digest.web.formguard import FORM_TOKEN_FIELD, client_key, cross_site, form_token, form_token_ok
-from digest.web.forms import body_of, form_of, values_of
+from digest.web.forms import body_of, form_of, said, values_of
 
 if TYPE_CHECKING:
     from digest.web.serve import PublicSite
@@ -99,7 +99,7 @@ class SignupPages:
 
     def subscribe(self, request: Request) -> Response:
         as_json = request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
-        language = self.language_of(form_of(request).get("language"))
+        language = self.language_of(_asked_language(request, as_json))
         _ = translations(language).gettext
         site = self.site
         with site.state.borrow() as state:
@@ -110,7 +110,7 @@ class SignupPages:
         try:
             posted = self.read(request, as_json)
         except ValueError as error:
-            return self.refusal(request, 400, str(error), as_json, language)
+            return self.refusal(request, 400, said(error, _), as_json, language)
         language, to_confirm = posted.language, None
         if not posted.trapped:
             wording = optin.wording_version(optin.consent_text(self.settings, language))
@@ -259,6 +259,16 @@ def _local(url: str) -> str:
     """A link to one of our own pages as a path, so that it works wherever the app is reached from."""
     after_scheme = url.partition("://")[2]
     return "/" + after_scheme.partition("/")[2] if after_scheme else url
+
+
+def _asked_language(request: Request, as_json: bool) -> str | None:
+    """The language a sign-up asks for, to refuse it in that language too; None when the body does not say."""
+    if not as_json:
+        return form_of(request).get("language")
+    try:
+        return _json_fields(body_of(request))[0].get("language")
+    except ValueError:
+        return None
 
 
 def _json_fields(body: bytes) -> tuple[dict[str, str], list[str]]:
