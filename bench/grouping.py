@@ -3,9 +3,9 @@
 Rows: first-match keyword rules (PRODUCT.md's lists); v1, the scored themes as shipped before context rules
 (bench/data/themes_v1.yaml), read by today's code (which adds category words and feed hints to them); now, the
 shipped config.yaml. Sets: the tuning week (tests/data/grouping_labels.csv); the unseen outlets
-(tests/data/grouping_unseen.csv); HuffPost 2018–2022 (tests/data/huffpost), a random sample and a sample of stories
-that use a work word; each unseen set in its dev half (looked at while tuning) and its held-out half (only scored),
-and all unseen sets pooled.
+(tests/data/grouping_unseen.csv); HuffPost 2018–2022 (tests/data/huffpost) and Wikipedia's Current Events portal
+2002–2026 (tests/data/wcep), each a random sample and a sample of stories that use a work word; each unseen set in
+its dev half (looked at while tuning) and its held-out half (only scored), and all unseen sets pooled.
 
     .venv/bin/python bench/grouping.py [--all]     # --all: also count the unclear labels
 """
@@ -32,6 +32,7 @@ from grouping_eval import (  # noqa: E402
     load_labelled,
     load_pooled,
     load_unseen,
+    load_wcep,
     macro_f1,
     predict_with,
     with_unseen_feeds,
@@ -103,6 +104,11 @@ def work_words(split: str) -> list[Labelled]:
     return load_huffpost("enriched", split) + load_huffpost("spring2018", split)
 
 
+def wcep(split: str, kind: str) -> list[Labelled]:
+    """The Current Events portal's events of one draw (`random` or `work`), 2002–2024 and 2025–2026 together."""
+    return load_wcep("older", split, kind) + load_wcep("recent", split, kind)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--all", action="store_true", help="also count the articles whose label is unclear")
@@ -118,10 +124,14 @@ def main() -> None:
         "HuffPost random, held-out": (load_huffpost("random", "held-out"), with_unseen_feeds),
         "HuffPost work words, dev": (work_words("dev"), with_unseen_feeds),
         "HuffPost work words, held-out": (work_words("held-out"), with_unseen_feeds),
+        "Current Events random, dev": (wcep("dev", "random"), with_unseen_feeds),
+        "Current Events random, held-out": (wcep("held-out", "random"), with_unseen_feeds),
+        "Current Events work words, dev": (wcep("dev", "work"), with_unseen_feeds),
+        "Current Events work words, held-out": (wcep("held-out", "work"), with_unseen_feeds),
         "all unseen, dev": (load_pooled(FEEDS, "dev"), with_unseen_feeds),
         "all unseen, held-out": (load_pooled(FEEDS, "held-out"), with_unseen_feeds),
-        "all unseen, held-out, without the work-word sample": (
-            load_pooled(FEEDS, "held-out", ("random",)),
+        "all unseen, held-out, without the work-word samples": (
+            load_pooled(FEEDS, "held-out", ("random",), ()) + wcep("held-out", "random"),
             with_unseen_feeds,
         ),
     }

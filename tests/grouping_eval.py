@@ -5,12 +5,16 @@ Two sets of labels, each naming a feed file and a link, never the article text (
 - grouping_unseen.csv: 649 articles of other outlets and other weeks, never tuned on, split by a hash of the link
   into a dev half (looked at while tuning) and a held-out half (scored only at the end). Its outlets are
   declared, as an editor would declare them, in grouping_unseen_feeds.yaml.
+And two sets that carry their texts, under the same labelling guide and the same split (tests/data/README.md):
+- huffpost/: HuffPost headlines and descriptions of 2018–2022;
+- wcep/: events of Wikipedia's Current Events portal, 2002–2026.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +33,7 @@ LABELS = DATA / "grouping_labels.csv"
 UNSEEN = DATA / "grouping_unseen.csv"
 UNSEEN_FEEDS = DATA / "grouping_unseen_feeds.yaml"
 HUFFPOST = DATA / "huffpost"
+WCEP = DATA / "wcep"
 THEMES = ("latin-america", "labor", "palestine")
 
 
@@ -76,26 +81,50 @@ def load_unseen(feeds: Path, split: str | None = None) -> list[Labelled]:
 
 def load_huffpost(part: str, split: str | None = None) -> list[Labelled]:
     """The HuffPost set (tests/data/huffpost): its `random` part or its work-word `enriched` part, or one half."""
-    articles: dict[str, Article] = {}
-    for line in (HUFFPOST / f"{part}.jsonl").read_text(encoding="utf-8").splitlines():
+    return _load_texts(HUFFPOST, part, "link", _huffpost_article, split, lambda row: f"huffpost-{part}")
+
+
+def load_wcep(part: str, split: str | None = None, kind: str | None = None) -> list[Labelled]:
+    """The Wikipedia Current Events set (tests/data/wcep): its `older` (2002–2024) or `recent` (2025–2026) part,
+    or one half, or one kind of draw (`random` or `work`)."""
+    items = _load_texts(WCEP, part, "id", _wcep_article, split, lambda row: f"wcep-{part}-{row['kind']}")
+    return [i for i in items if kind is None or i.kind.endswith(f"-{kind}")]
+
+
+def _load_texts(
+    folder: Path,
+    part: str,
+    key: str,
+    article_of: Callable[[dict[str, Any]], Article],
+    split: str | None,
+    kind_of: Callable[[dict[str, str]], str],
+) -> list[Labelled]:
+    """A set that carries its texts: `<part>.jsonl` records, and `labels.csv` rows naming them by `key`."""
+    articles = {}
+    for line in (folder / f"{part}.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        articles[record["link"]] = _huffpost_article(record)
+        articles[record[key]] = article_of(record)
     out = []
-    for row in csv.DictReader((HUFFPOST / "labels.csv").open(encoding="utf-8")):
+    for row in csv.DictReader((folder / "labels.csv").open(encoding="utf-8")):
         if row["part"] != part or (split is not None and row["split"] != split):
             continue
-        item = Labelled(articles[row["link"]], row["label"], row["also"], row["clear"] == "yes")
-        item.kind, item.split = f"huffpost-{part}", row["split"]
+        item = Labelled(articles[row[key]], row["label"], row["also"], row["clear"] == "yes")
+        item.kind, item.split = kind_of(row), row["split"]
         out.append(item)
     return out
 
 
 HUFFPOST_PARTS = ("random", "enriched", "spring2018")
+WCEP_PARTS = ("older", "recent")
 
 
-def load_pooled(feeds: Path, split: str, parts: tuple[str, ...] = HUFFPOST_PARTS) -> list[Labelled]:
-    """One half of every unseen set together: the outlets of grouping_unseen.csv and the HuffPost samples."""
-    return load_unseen(feeds, split) + [item for part in parts for item in load_huffpost(part, split)]
+def load_pooled(
+    feeds: Path, split: str, parts: tuple[str, ...] = HUFFPOST_PARTS, wcep: tuple[str, ...] = WCEP_PARTS
+) -> list[Labelled]:
+    """One half of every unseen set together: the outlets of grouping_unseen.csv, the HuffPost samples and the
+    Wikipedia Current Events samples."""
+    huffpost = [item for part in parts for item in load_huffpost(part, split)]
+    return load_unseen(feeds, split) + huffpost + [item for part in wcep for item in load_wcep(part, split)]
 
 
 def _huffpost_article(record: dict[str, str]) -> Article:
@@ -110,6 +139,22 @@ def _huffpost_article(record: dict[str, str]) -> Article:
         summary=record["short_description"],
         author=record["authors"],
         categories=[record["category"]],
+    )
+
+
+# The outlets a Current Events line cites, "(Reuters) (BBC)", closing it in the older pages.
+_CITED = re.compile(r"(\s*\([^()]{1,60}\))+\s*$")
+
+
+def _wcep_article(record: dict[str, Any]) -> Article:
+    """A portal's line as a headline-only feed would give it: the sentence as the title, no teaser, no category
+    (the portal's section headings and story names are not an outlet's categories, and would name the answer)."""
+    return Article(
+        id=record["id"],
+        title=_CITED.sub("", record["summary"]).strip(),
+        url=record["wikipedia_url"] + "#" + record["id"],
+        feed="Wikipedia Current Events",
+        published=datetime.fromisoformat(record["date"]).replace(hour=12, tzinfo=UTC),
     )
 
 

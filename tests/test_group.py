@@ -12,10 +12,12 @@ import pytest
 from conftest import REAL_WEEK_NOW
 from grouping_eval import (
     HUFFPOST_PARTS,
+    WCEP_PARTS,
     evaluate,
     load_huffpost,
     load_labelled,
     load_pooled,
+    load_wcep,
     macro_f1,
     predict_with,
     with_unseen_feeds,
@@ -205,6 +207,22 @@ def test_the_huffpost_set_is_whole_and_unchanged() -> None:
         lines = (folder / f"{part}.jsonl").read_text(encoding="utf-8").splitlines()
         assert len(items) == len(lines) == len({i.article.url for i in items})
         assert {i.split for i in items} == {"dev", "held-out"}
+
+
+def test_the_current_events_set_is_whole_and_unchanged() -> None:
+    folder = REPO / "tests" / "data" / "wcep"
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for name in ("older.jsonl", "recent.jsonl", "labels.csv"):
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == manifest[name], name
+    for part in WCEP_PARTS:
+        items = load_wcep(part)
+        lines = (folder / f"{part}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(items) == len(lines) == len({i.article.id for i in items})
+        assert {i.split for i in items} == {"dev", "held-out"}
+        assert {i.kind for i in items} == {f"wcep-{part}-random", f"wcep-{part}-work"}
+        assert all(not i.article.categories and not i.article.teaser for i in items)  # no story name gives it away
+    cited = next(i for i in load_wcep("older") if i.article.id == "wcep-2004-07-13-3677")
+    assert cited.article.title.endswith("release in November.")  # the cited outlet, "(BBC)", is cut
 
 
 def test_the_unseen_dev_halves_hold_the_floors(test_feeds: Path) -> None:

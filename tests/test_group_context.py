@@ -204,3 +204,30 @@ def test_a_city_named_in_short_is_its_region(title: str, teaser: str, theme: str
 )
 def test_the_short_name_elsewhere_is_not(title: str, teaser: str) -> None:
     assert filed(title, teaser) == "none"
+
+
+# Places an encyclopedia's digest names that the themes did not know, and the look-alikes of known ones: cases of
+# our own writing, each filed wrongly before (the Bahamas, known now, guards the flag rule).
+@pytest.mark.parametrize(
+    ("title", "theme"),
+    [
+        ("Saint Lucia's ruling party keeps its supermajority in the House of Assembly.", "latin-america"),
+        ("Riots break out in Cayenne, French Guiana, over the cost of living.", "latin-america"),
+        ("Banksy opens a hotel facing the separation wall in Bethlehem.", "palestine"),
+        ("Protesters mark the anniversary of the Balfour Declaration in London.", "palestine"),
+    ],
+)
+def test_places_and_history_the_themes_know_now(title: str, theme: str) -> None:
+    assert filed(title) == theme
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Pirates hijack a Panama-flagged tanker off the coast of Somalia.",
+        "Bahamas-flagged bulk carrier runs aground in the Suez Canal.",
+        "EU finance ministers agree on rules against the tax avoidance the Panama Papers exposed.",
+    ],
+)
+def test_a_flag_of_convenience_or_a_leaks_name_is_not_latin_america(title: str) -> None:
+    assert filed(title) != "latin-america"

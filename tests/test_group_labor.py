@@ -134,3 +134,39 @@ def test_spanish_and_portuguese_look_alikes_and_other_strikes_are_not_labor(titl
 )
 def test_spanish_and_portuguese_labour_stories_are_still_labor(title: str, teaser: str) -> None:
     assert filed(title, teaser) == "labor"
+
+
+# Headline-only items of the kind an encyclopedia's news digest writes: one long sentence, no teaser. Each was filed
+# wrongly before "union" needed a trade union's company and "workers" lost its attacks, vaccines and crashes.
+@pytest.mark.parametrize(
+    "title",
+    [
+        "The Christian Social Union wins the Bavarian state election and keeps its majority in the Landtag.",
+        "In rugby union, Ireland beat Scotland 31–10 to keep the Six Nations title.",
+        "The Homeland Union leads the count after the first round of the parliamentary election.",
+        "Gunmen kill six road construction workers in an ambush in the highlands, police say.",
+        "Five power plant workers are injured when a drone attack sets the turbine hall on fire.",
+        "Health workers and care home staff get the new vaccine first, the ministry says.",
+        "Emergency workers are evacuated from the plant as radiation levels rise.",
+        "The Minister of Labour is appointed prime minister after the government resigns.",
+        "Labour wins 47 seats and its leader is sworn in as premier.",
+        "A cargo plane crash-lands and strikes a service vehicle, killing two ground crew.",
+        "Security service says Revolutionary Guard officers plotted strikes on the pipeline in a foiled terror attack.",
+        "Britain will help Ukraine pay the wages of its soldiers, the defence secretary says.",
+    ],
+)
+def test_a_long_sentence_about_parties_attacks_and_vaccines_is_not_labor(title: str) -> None:
+    assert filed(title) != "labor"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Ferry services return to normal after the company and its union agree to binding arbitration.",
+        "Thousands of workers strike at the car plant, demanding higher wages and shorter shifts.",
+        "Australian Unions call for ten days of paid family violence leave.",
+        "A union election at the Alabama warehouse goes to a recount.",
+    ],
+)
+def test_a_long_sentence_about_a_union_and_its_fight_is_still_labor(title: str) -> None:
+    assert filed(title) == "labor"
