@@ -157,6 +157,23 @@ def test_an_unknown_key_is_a_warning_on_the_command_line(tmp_path: Path, cli) ->
     assert strict.exit_code != 0 and "windw_days" in strict.stderr
 
 
+def test_a_term_whose_rules_another_spelling_takes_over_is_a_warning(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    feed = REPO / "digest" / "demo" / "leftvoice-sample.xml"
+    keywords = ["strike", "union", {"term": "unions", "forbids": ["civil"]}, "Peru", "Perú"]
+    themes = [{"slug": "labor", "title": "Labor", "keywords": keywords}]
+    data = {**MINIMAL, "feeds": [{"name": "F", "url": str(feed)}], "themes": themes}
+    result = cli("build", "--config", write(tmp_path, data), "--now", "2024-03-01T12:00:00Z", "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "themes[labor].keywords[2]: 'unions' is the same term as 'union' (keywords[1]; plurals and accents match), "
+        "so its own rules never apply" in result.stderr
+    )
+    assert "Perú" not in result.stderr  # another spelling with no rules of its own is only that
+    from digest.issue.group import shadowed
+
+    assert [said for theme in load_config(REPO / "config.yaml").model.themes for said in shadowed(theme)] == []
+
+
 def test_theme_rules_and_feed_hints_are_checked_with_their_keys(tmp_path: Path) -> None:
     bad = {
         **MINIMAL,

@@ -86,7 +86,10 @@ def config_option(func: F) -> F:
 
 
 def load(config_path: str, demo: str | None = None, strict: bool = False) -> Settings:
+    from digest.issue.group import shadowed  # the grouping's words, read only where a command loads a config
+
     settings = load_config(demo_config_path(demo) if demo else Path(config_path), strict=strict)
+    settings.warnings.extend(f"{settings.path}: {said}" for t in settings.model.themes for said in shadowed(t))
     for warning in settings.warnings:
         click.echo(f"warning: {warning}", err=True)
     return settings

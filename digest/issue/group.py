@@ -71,6 +71,28 @@ class CompiledTheme:
         )
 
 
+_PLAIN = TermRule(term="x").model_dump(exclude={"term"})  # a term with no rules of its own: a spelling, not a rule
+
+
+def shadowed(theme: Theme) -> list[str]:
+    """The terms of a theme whose own rules never apply: a later term of the same list with the same words (plurals
+    and accents match) but other rules, which `_compile` drops for the first one's."""
+    said = []
+    for key in ("keywords", "title_keywords", "exclude"):
+        first: dict[tuple[tuple[str, ...], bool], tuple[int, TermRule]] = {}
+        for index, rule in enumerate(getattr(theme, key)):
+            term = Term.of(rule.term)
+            earlier = first.setdefault((term.stems, term.exact), (index, rule))
+            own = rule.model_dump(exclude={"term"})
+            if earlier[0] != index and own != _PLAIN and own != earlier[1].model_dump(exclude={"term"}):
+                said.append(
+                    f"themes[{theme.slug}].{key}[{index}]: '{rule.term}' is the same term as '{earlier[1].term}' "
+                    f"({key}[{earlier[0]}]; plurals and accents match), so its own rules never apply; give them to "
+                    f"'{earlier[1].term}' or remove '{rule.term}'"
+                )
+    return said
+
+
 def _find(lookup: Lookup, text: Text) -> Found:
     """Every term of the lookup in the title and the summary, keyed by "[theme/]kind:where"."""
     found = {k: v for k, v in lookup.find(text.title).items() if k.endswith(":title")}
