@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from conftest import REAL_WEEK_NOW
 from grouping_eval import (
     HUFFPOST_PARTS,
     WCEP_PARTS,
+    Labelled,
     evaluate,
     load_huffpost,
     load_labelled,
@@ -197,28 +199,27 @@ def test_the_evaluation_set_covers_every_theme(test_feeds: Path, theme: str) -> 
     assert sum(1 for i in items if i.label == theme and i.clear) >= 8
 
 
-def test_the_huffpost_set_is_whole_and_unchanged() -> None:
-    folder = REPO / "tests" / "data" / "huffpost"
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    for name in ("random.jsonl", "enriched.jsonl", "spring2018.jsonl", "labels.csv"):
-        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == manifest[name], name
-    for part in HUFFPOST_PARTS:
-        items = load_huffpost(part)
-        lines = (folder / f"{part}.jsonl").read_text(encoding="utf-8").splitlines()
-        assert len(items) == len(lines) == len({i.article.url for i in items})
-        assert {i.split for i in items} == {"dev", "held-out"}
-
-
-def test_the_current_events_set_is_whole_and_unchanged() -> None:
-    folder = REPO / "tests" / "data" / "wcep"
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    for name in ("older.jsonl", "recent.jsonl", "labels.csv"):
-        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == manifest[name], name
-    for part in WCEP_PARTS:
-        items = load_wcep(part)
-        lines = (folder / f"{part}.jsonl").read_text(encoding="utf-8").splitlines()
+@pytest.mark.parametrize(
+    ("folder", "parts", "load"),
+    [("huffpost", HUFFPOST_PARTS, load_huffpost), ("wcep", WCEP_PARTS, load_wcep)],
+)
+def test_a_set_with_its_texts_is_whole_and_unchanged(
+    folder: str, parts: tuple[str, ...], load: Callable[[str], list[Labelled]]
+) -> None:
+    here = REPO / "tests" / "data" / folder
+    manifest = json.loads((here / "manifest.json").read_text(encoding="utf-8"))
+    for name in (*(f"{part}.jsonl" for part in parts), "labels.csv"):
+        assert hashlib.sha256((here / name).read_bytes()).hexdigest() == manifest[name], name
+    for part in parts:
+        items = load(part)
+        lines = (here / f"{part}.jsonl").read_text(encoding="utf-8").splitlines()
         assert len(items) == len(lines) == len({i.article.id for i in items})
         assert {i.split for i in items} == {"dev", "held-out"}
+
+
+def test_the_current_events_events_are_headlines_without_their_story_names() -> None:
+    for part in WCEP_PARTS:
+        items = load_wcep(part)
         assert {i.kind for i in items} == {f"wcep-{part}-random", f"wcep-{part}-work"}
         assert all(not i.article.categories and not i.article.teaser for i in items)  # no story name gives it away
     cited = next(i for i in load_wcep("older") if i.article.id == "wcep-2004-07-13-3677")
