@@ -29,7 +29,7 @@ def _compile(rules: list[TermRule], context: dict[str, TermIndex]) -> TermIndex:
             proper=rule.case == "proper",
             languages=frozenset(rule.languages),
         )
-        seen.setdefault((term.stems, term.exact), term)
+        seen.setdefault(term.key, term)
     return TermIndex(list(seen.values()))
 
 
@@ -81,14 +81,15 @@ def shadowed(theme: Theme) -> list[str]:
     for key in ("keywords", "title_keywords", "exclude"):
         first: dict[tuple[tuple[str, ...], bool], tuple[int, TermRule]] = {}
         for index, rule in enumerate(getattr(theme, key)):
-            term = Term.of(rule.term)
-            earlier = first.setdefault((term.stems, term.exact), (index, rule))
+            at, earlier = first.setdefault(Term.of(rule.term).key, (index, rule))
+            if at == index:
+                continue
             own = rule.model_dump(exclude={"term"})
-            if earlier[0] != index and own != _PLAIN and own != earlier[1].model_dump(exclude={"term"}):
+            if own != _PLAIN and own != earlier.model_dump(exclude={"term"}):
                 said.append(
-                    f"themes[{theme.slug}].{key}[{index}]: '{rule.term}' is the same term as '{earlier[1].term}' "
-                    f"({key}[{earlier[0]}]; plurals and accents match), so its own rules never apply; give them to "
-                    f"'{earlier[1].term}' or remove '{rule.term}'"
+                    f"themes[{theme.slug}].{key}[{index}]: '{rule.term}' is the same term as '{earlier.term}' "
+                    f"({key}[{at}]; plurals and accents match), so its own rules never apply; give them to "
+                    f"'{earlier.term}' or remove '{rule.term}'"
                 )
     return said
 

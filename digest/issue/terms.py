@@ -138,6 +138,11 @@ class Term:
         return cls(text, stems, exact, requires, forbids, window, proper, languages)
 
     @property
+    def key(self) -> tuple[tuple[str, ...], bool]:
+        """What makes two terms one: the same words (plurals and accents match), and capitals alike or not."""
+        return self.stems, self.exact
+
+    @property
     def has_rules(self) -> bool:
         return bool(self.requires or self.forbids or self.proper or self.languages)
 
@@ -237,5 +242,5 @@ def index_of(texts: Iterable[str]) -> TermIndex:
     seen: dict[tuple[tuple[str, ...], bool], Term] = {}
     for text in texts:
         term = Term.of(text)
-        seen.setdefault((term.stems, term.exact), term)
+        seen.setdefault(term.key, term)
     return TermIndex(list(seen.values()))

@@ -17,6 +17,7 @@ from digest.i18n import N_, catalog_language, catalog_languages, in_language, lo
 from digest.models import Subscriber
 from digest.store import consents, signups
 from digest.store.db import State, iso
+from digest.util import ascii_digits
 
 PAUSE_CHOICES = (1, 2, 4, 8, 12)  # the weeks the preferences page offers
 MAX_PAUSE_WEEKS = max(PAUSE_CHOICES)  # and the longest a post of it may ask for
@@ -87,7 +88,7 @@ def check_pause(text: str) -> int | None:
     ValueError otherwise."""
     if text == KEEP_PAUSE:
         return None
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_PAUSE_WEEKS:
+    if not ascii_digits(text) or int(text) > MAX_PAUSE_WEEKS:
         raise Refused(
             N_("a pause is a number of weeks from 0 to %(most)d, not %(pause)s"),
             most=MAX_PAUSE_WEEKS,
