@@ -99,7 +99,8 @@ class SignupPages:
 
     def subscribe(self, request: Request) -> Response:
         as_json = request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
-        language = self.language_of(_asked_language(request, as_json))
+        sent = _sent(request, as_json)
+        language = self.language_of(None if isinstance(sent, ValueError) else sent[0].get("language"))
         _ = translations(language).gettext
         site = self.site
         with site.state.borrow() as state:
@@ -108,7 +109,7 @@ class SignupPages:
             text = _("Too many sign-ups came from your address in the last hour. Try again later.")
             return self.refusal(request, 429, text, as_json, language, {"Retry-After": "3600"})
         try:
-            posted = self.read(request, as_json)
+            posted = self.read(sent)
         except ValueError as error:
             return self.refusal(request, 400, said(error, _), as_json, language)
         language, to_confirm = posted.language, None
@@ -123,12 +124,11 @@ class SignupPages:
             answer.background = BackgroundTask(self.send, to_confirm)
         return answer
 
-    def read(self, request: Request, as_json: bool) -> Posted:
+    def read(self, sent: tuple[dict[str, str], list[str]] | ValueError) -> Posted:
         """The sign-up's fields, checked; ValueError says what is wrong, in one sentence."""
-        if as_json:
-            fields, themes = _json_fields(body_of(request))
-        else:
-            fields, themes = form_of(request), values_of(request, "themes")
+        if isinstance(sent, ValueError):
+            raise sent
+        fields, themes = sent
         email = check_address(fields.get("email", ""))
         name = check_name(fields.get("name", ""))
         chosen = choices.check_themes(self.settings, themes)
@@ -261,14 +261,15 @@ def _local(url: str) -> str:
     return "/" + after_scheme.partition("/")[2] if after_scheme else url
 
 
-def _asked_language(request: Request, as_json: bool) -> str | None:
-    """The language a sign-up asks for, to refuse it in that language too; None when the body does not say."""
+def _sent(request: Request, as_json: bool) -> tuple[dict[str, str], list[str]] | ValueError:
+    """A sign-up's text fields and themes as sent, read once (its language is wanted before they are checked, to
+    refuse them in it), or why a JSON body is not a sign-up."""
     if not as_json:
-        return form_of(request).get("language")
+        return form_of(request), values_of(request, "themes")
     try:
-        return _json_fields(body_of(request))[0].get("language")
-    except ValueError:
-        return None
+        return _json_fields(body_of(request))
+    except ValueError as error:
+        return error
 
 
 def _json_fields(body: bytes) -> tuple[dict[str, str], list[str]]:
