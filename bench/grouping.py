@@ -4,7 +4,8 @@ Rows: first-match keyword rules (PRODUCT.md's lists); v1, the scored themes as s
 (bench/data/themes_v1.yaml), read by today's code (which adds category words and feed hints to them); now, the
 shipped config.yaml. Sets: the tuning week (tests/data/grouping_labels.csv); the unseen outlets
 (tests/data/grouping_unseen.csv); HuffPost 2018–2022 (tests/data/huffpost) and Wikipedia's Current Events portal
-2002–2026 (tests/data/wcep), each a random sample and a sample of stories that use a work word; each unseen set in
+2002–2026 (tests/data/wcep), each a random sample and a sample of stories that use a work word; Spanish-language
+news of Mexican and Spanish outlets, 2010–2021 (tests/data/fakedes); each unseen set in
 its dev half (looked at while tuning) and its held-out half (only scored), and all unseen sets pooled.
 
     .venv/bin/python bench/grouping.py [--all]     # --all: also count the unclear labels
@@ -31,6 +32,7 @@ from grouping_eval import (  # noqa: E402
     load_huffpost,
     load_labelled,
     load_pooled,
+    load_spanish,
     load_unseen,
     load_wcep,
     macro_f1,
@@ -105,7 +107,8 @@ def work_words(split: str) -> list[Labelled]:
 
 
 def wcep(split: str, kind: str) -> list[Labelled]:
-    """The Current Events portal's events of one draw (`random` or `work`), 2002–2024 and 2025–2026 together."""
+    """The Current Events portal's events of one draw (`random`, `work` or the second work-word draw `work2`), 2002–2024
+    and 2025–2026 together."""
     return load_wcep("older", split, kind) + load_wcep("recent", split, kind)
 
 
@@ -128,6 +131,10 @@ def main() -> None:
         "Current Events random, held-out": (wcep("held-out", "random"), with_unseen_feeds),
         "Current Events work words, dev": (wcep("dev", "work"), with_unseen_feeds),
         "Current Events work words, held-out": (wcep("held-out", "work"), with_unseen_feeds),
+        "Current Events second work-word draw, dev": (wcep("dev", "work2"), with_unseen_feeds),
+        "Current Events second work-word draw, held-out": (wcep("held-out", "work2"), with_unseen_feeds),
+        "Spanish-language news, dev": (load_spanish("dev"), with_unseen_feeds),
+        "Spanish-language news, held-out": (load_spanish("held-out"), with_unseen_feeds),
         "all unseen, dev": (load_pooled(FEEDS, "dev"), with_unseen_feeds),
         "all unseen, held-out": (load_pooled(FEEDS, "held-out"), with_unseen_feeds),
         "all unseen, held-out, without the work-word samples": (

@@ -8,6 +8,7 @@ Two sets of labels, each naming a feed file and a link, never the article text (
 And two sets that carry their texts, under the same labelling guide and the same split (tests/data/README.md):
 - huffpost/: HuffPost headlines and descriptions of 2018–2022;
 - wcep/: events of Wikipedia's Current Events portal, 2002–2026.
+- fakedes/: Spanish-language news of Mexican and Spanish outlets, 2010–2021.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ UNSEEN = DATA / "grouping_unseen.csv"
 UNSEEN_FEEDS = DATA / "grouping_unseen_feeds.yaml"
 HUFFPOST = DATA / "huffpost"
 WCEP = DATA / "wcep"
+FAKEDES = DATA / "fakedes"
 THEMES = ("latin-america", "labor", "palestine")
 
 
@@ -91,6 +93,14 @@ def load_wcep(part: str, split: str | None = None, kind: str | None = None) -> l
     return [i for i in items if kind is None or i.kind.endswith(f"-{kind}")]
 
 
+def load_spanish(split: str | None = None) -> list[Labelled]:
+    """The Spanish-language set (tests/data/fakedes): Mexican and Spanish outlets' news, or one half."""
+    items = _load_texts(FAKEDES, "true", "id", _spanish_article, split, lambda row: "spanish")
+    for item in items:
+        item.lang = "es"
+    return items
+
+
 def _load_texts(
     folder: Path,
     part: str,
@@ -121,10 +131,11 @@ WCEP_PARTS = ("older", "recent")
 def load_pooled(
     feeds: Path, split: str, parts: tuple[str, ...] = HUFFPOST_PARTS, wcep: tuple[str, ...] = WCEP_PARTS
 ) -> list[Labelled]:
-    """One half of every unseen set together: the outlets of grouping_unseen.csv, the HuffPost samples and the
-    Wikipedia Current Events samples."""
+    """One half of every unseen set together: the outlets of grouping_unseen.csv, the HuffPost samples, the
+    Wikipedia Current Events samples and the Spanish-language news."""
     huffpost = [item for part in parts for item in load_huffpost(part, split)]
-    return load_unseen(feeds, split) + huffpost + [item for part in wcep for item in load_wcep(part, split)]
+    current = [item for part in wcep for item in load_wcep(part, split)]
+    return load_unseen(feeds, split) + huffpost + current + load_spanish(split)
 
 
 def _huffpost_article(record: dict[str, str]) -> Article:
@@ -139,6 +150,20 @@ def _huffpost_article(record: dict[str, str]) -> Article:
         summary=record["short_description"],
         author=record["authors"],
         categories=[record["category"]],
+    )
+
+
+def _spanish_article(record: dict[str, Any]) -> Article:
+    """A record as a Spanish-language outlet's feed would give it: headline, the text's opening as teaser, no
+    category (the corpus's topics are its own, not the outlet's)."""
+    return Article(
+        id=record["id"],
+        title=record["title"],
+        url=record["url"],
+        feed=record["source"].split(" via ")[0],
+        published=datetime.fromisoformat(record["date"]).replace(hour=12, tzinfo=UTC),
+        teaser=record["summary"],
+        summary=record["summary"],
     )
 
 

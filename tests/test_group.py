@@ -19,6 +19,7 @@ from grouping_eval import (
     load_huffpost,
     load_labelled,
     load_pooled,
+    load_spanish,
     load_wcep,
     macro_f1,
     predict_with,
@@ -201,7 +202,11 @@ def test_the_evaluation_set_covers_every_theme(test_feeds: Path, theme: str) -> 
 
 @pytest.mark.parametrize(
     ("folder", "parts", "load"),
-    [("huffpost", HUFFPOST_PARTS, load_huffpost), ("wcep", WCEP_PARTS, load_wcep)],
+    [
+        ("huffpost", HUFFPOST_PARTS, load_huffpost),
+        ("wcep", WCEP_PARTS, load_wcep),
+        ("fakedes", ("true",), lambda part: load_spanish()),
+    ],
 )
 def test_a_set_with_its_texts_is_whole_and_unchanged(
     folder: str, parts: tuple[str, ...], load: Callable[[str], list[Labelled]]
@@ -220,7 +225,7 @@ def test_a_set_with_its_texts_is_whole_and_unchanged(
 def test_the_current_events_events_are_headlines_without_their_story_names() -> None:
     for part in WCEP_PARTS:
         items = load_wcep(part)
-        assert {i.kind for i in items} == {f"wcep-{part}-random", f"wcep-{part}-work"}
+        assert {i.kind for i in items} == {f"wcep-{part}-random", f"wcep-{part}-work", f"wcep-{part}-work2"}
         assert all(not i.article.categories and not i.article.teaser for i in items)  # no story name gives it away
     cited = next(i for i in load_wcep("older") if i.article.id == "wcep-2004-07-13-3677")
     assert cited.article.title.endswith("release in November.")  # the cited outlet, "(BBC)", is cut

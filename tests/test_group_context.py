@@ -165,7 +165,7 @@ def test_other_workers_and_drivers_are_not_labor(title: str, teaser: str) -> Non
 def test_explain_shows_the_context_rule_that_decided() -> None:
     item = Article(
         id="x",
-        title="Strike on a convoy kills five",
+        title="Strike on a convoy leaves five dead",
         url="https://example.org/x",
         feed="F",
         published=datetime(2026, 3, 4, tzinfo=UTC),
@@ -231,3 +231,24 @@ def test_places_and_history_the_themes_know_now(title: str, theme: str) -> None:
 )
 def test_a_flag_of_convenience_or_a_leaks_name_is_not_latin_america(title: str) -> None:
     assert filed(title) != "latin-america"
+
+
+# Spanish-language outlets of Mexico name the state, the party or the institution, not the country; and the
+# region's football is not its news. Each was filed wrongly before.
+@pytest.mark.parametrize(
+    ("title", "teaser", "theme"),
+    [
+        ("El PAN denuncia compra de credenciales en Edomex", "La denuncia llegó a la fiscalía.", "latin-america"),
+        (
+            "Ebrard y los gobernadores de Sonora y Chihuahua firman un acuerdo",
+            "La reunión duró cuatro horas.",
+            "latin-america",
+        ),
+        ("Las Chivas vencen al Guadalajara B en la Liga MX", "El equipo rojiblanco sumó su quinta victoria.", "none"),
+        ("La Albiceleste empata en Buenos Aires", "El equipo no encontró el gol en la segunda parte.", "none"),
+    ],
+)
+def test_a_mexican_outlets_politics_without_the_country_and_the_regions_football(
+    title: str, teaser: str, theme: str
+) -> None:
+    assert filed(title, teaser) == theme

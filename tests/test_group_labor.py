@@ -170,3 +170,39 @@ def test_a_long_sentence_about_parties_attacks_and_vaccines_is_not_labor(title: 
 )
 def test_a_long_sentence_about_a_union_and_its_fight_is_still_labor(title: str) -> None:
     assert filed(title) == "labor"
+
+
+# A second draw of the encyclopedia's events taught these: workers amid rebels, a crash or a booster dose; a strike
+# that kills; a tax act named for jobs; a famine organised by a union of states; hard labour; a parliament's pay.
+# Each was filed as Labor before.
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Rebels seize the copper mine and hold forty workers in the camp for a week.",
+        "Nurses and care workers in the capital receive a second booster dose this month.",
+        "The family of the airport worker who crashed a stolen plane says he was denied his rights.",
+        "A strike on a railway depot kills three and wounds eleven, the regional governor says.",
+        "Two migrant workers are killed and several other people are injured after security forces intercept a "
+        "drone over the port.",
+        "Congress passes the Tax Cuts and Jobs Act, sending it to the president.",
+        "A court finds leaders of the Soviet Union guilty of organizing a famine in the republic.",
+        "The court sentences the leader to life and the others to ten years in prison with hard labor.",
+        "Protesters rally outside parliament against wage hikes for the newly elected MPs.",
+        "Dozens of unarmed steelworkers join a patrol of the city after the rebels withdraw from it.",
+    ],
+)
+def test_workers_amid_a_war_a_crash_or_a_parliament_are_not_labor(title: str) -> None:
+    assert filed(title) != "labor"
+
+
+# And these were filed nowhere: a lockout, a transport strike, police against miners.
+@pytest.mark.parametrize(
+    "title",
+    [
+        "The aluminium company locks out hundreds of workers from its smelter in Quebec.",
+        "A transport strike enters its third day, bringing the island to a halt.",
+        "Police attack mine workers with rubber bullets and tear gas in Rustenburg.",
+    ],
+)
+def test_a_lockout_a_transport_strike_and_miners_under_fire_are_labor(title: str) -> None:
+    assert filed(title) == "labor"

@@ -106,18 +106,30 @@ def test_suggested_terms_go_into_the_shipped_config_without_touching_its_other_l
     config.write_text(shipped)
     additions = [
         Suggestion("labor", "keywords", "orchard pickers"),  # a flow list closed on its own line
-        Suggestion("latin-america", "exclude", "New Mexico State"),  # a flow list on one line
+        Suggestion("latin-america", "exclude", "New Mexico State"),  # a flow list over two lines
         Suggestion("palestine", "exclude", "Palestine, Texas"),  # no exclude yet; a comma needs quotes
     ]
+    before = {t.slug: t for t in load_config(config).model.themes}
+    excluded = [r.term for r in before["latin-america"].exclude]
     apply(load_config(config), additions)
     themes = {t.slug: t for t in load_config(config, strict=True).model.themes}
     assert "orchard pickers" in [r.term for r in themes["labor"].keywords]
-    assert [r.term for r in themes["latin-america"].exclude] == [
-        "Dominican Order",
-        "New Mexico",
-        "Panama Papers",
-        "New Mexico State",
-    ]
+    assert [r.term for r in themes["latin-america"].exclude] == [*excluded, "New Mexico State"]
     assert [r.term for r in themes["palestine"].exclude] == ["Palestine, Texas"]
     removed = [line for line in shipped.splitlines() if line not in config.read_text().splitlines()]
-    assert removed == ["    exclude: [Dominican Order, New Mexico, Panama Papers]"]
+    assert removed == ["              Copa América, Albiceleste, Brasileirão, Chivas, Rayados]"]  # the list's last line
+
+
+def test_a_suggestion_joins_a_flow_list_on_one_line(tmp_path: Path) -> None:
+    from digest.issue.learn import Suggestion, apply
+
+    shipped = (Path(__file__).resolve().parent.parent / "config.yaml").read_text()
+    start = shipped.index("    exclude: [Dominican Order")
+    end = shipped.index("]", start) + 1
+    one_line = "    exclude: [Dominican Order, New Mexico]"
+    config = tmp_path / "config.yaml"
+    config.write_text(shipped[:start] + one_line + shipped[end:])
+    apply(load_config(config), [Suggestion("latin-america", "exclude", "New Mexico State")])
+    themes = {t.slug: t for t in load_config(config, strict=True).model.themes}
+    assert [r.term for r in themes["latin-america"].exclude] == ["Dominican Order", "New Mexico", "New Mexico State"]
+    assert one_line not in config.read_text().splitlines()
