@@ -378,7 +378,7 @@ class Settings:
         return value.encode() if value else None
 
 
-MIN_SECRET = 16  # characters of DIGEST_SECRET below which every command warns
+MIN_SECRET = 16  # characters of a secret (DIGEST_SECRET, the preview's token) below which it is too weak
 
 
 def parse_config(data: Any, path: Path, strict: bool = False) -> Settings:

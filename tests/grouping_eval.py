@@ -5,9 +5,9 @@ Two sets of labels, each naming a feed file and a link, never the article text (
 - grouping_unseen.csv: 649 articles of other outlets and other weeks, never tuned on, split by a hash of the link
   into a dev half (looked at while tuning) and a held-out half (scored only at the end). Its outlets are
   declared, as an editor would declare them, in grouping_unseen_feeds.yaml.
-And two sets that carry their texts, under the same labelling guide and the same split (tests/data/README.md):
+And three sets that carry their texts, under the same labelling guide and the same split (tests/data/README.md):
 - huffpost/: HuffPost headlines and descriptions of 2018–2022;
-- wcep/: events of Wikipedia's Current Events portal, 2002–2026.
+- wcep/: events of Wikipedia's Current Events portal, 2002–2026;
 - fakedes/: Spanish-language news of Mexican and Spanish outlets, 2010–2021.
 """
 
@@ -88,7 +88,7 @@ def load_huffpost(part: str, split: str | None = None) -> list[Labelled]:
 
 def load_wcep(part: str, split: str | None = None, kind: str | None = None) -> list[Labelled]:
     """The Wikipedia Current Events set (tests/data/wcep): its `older` (2002–2024) or `recent` (2025–2026) part,
-    or one half, or one kind of draw (`random` or `work`)."""
+    or one half, or one kind of draw (`random`, `work`, or the second work-word draw `work2`)."""
     items = _load_texts(WCEP, part, "id", _wcep_article, split, lambda row: f"wcep-{part}-{row['kind']}")
     return [i for i in items if kind is None or i.kind.endswith(f"-{kind}")]
 

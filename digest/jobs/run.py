@@ -74,7 +74,7 @@ def run_job(settings: Settings, state: State, now: datetime, console: Console | 
         result = JobResult(outcome=f"issue {summary.issue_id} only partly sent", lines=lines, summary=summary)
     frozen = issues.get(state, summary.issue_id) if summary.issue_id else None
     # also when there was nothing to send: an issue sent by `digest send` before has its page too
-    sent = (frozen is not None and frozen.status == IssueStatus.SENT) or summary.nothing_to_do
+    sent = (frozen is not None and frozen.status == IssueStatus.SENT) or summary.nothing_to_do is not None
     if sent and (problem := archive_sent(settings, state)) is not None:
         result.notes.append(problem)
     result.housekeeping = housekeeping

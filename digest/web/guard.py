@@ -24,7 +24,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digest.config import Settings
+from digest.config import MIN_SECRET, Settings
 from digest.errors import DigestError
 from digest.util import ascii_digits
 from digest.web.forms import keep_form, read_form
@@ -113,13 +113,13 @@ def serving_guard(settings: Settings, host: str, port: int) -> Guard:
         return Guard(host=host, port=port, secret=None)
     env = settings.model.preview.token_env
     secret = os.environ.get(env)
-    if not secret or len(secret) < 16:
+    if not secret or len(secret) < MIN_SECRET:
         given = (
             f"{env} is set but has only {len(secret)} characters" if secret else f"set the environment variable {env}"
         )
         raise DigestError(
-            f"the preview would listen on {host}, beyond this machine: {given}; it needs a secret of at least 16 "
-            f"characters (preview.token_env names the variable), or use --host 127.0.0.1"
+            f"the preview would listen on {host}, beyond this machine: {given}; it needs a secret of at least "
+            f"{MIN_SECRET} characters (preview.token_env names the variable), or use --host 127.0.0.1"
         )
     return Guard(host=host, port=port, secret=secret)
 
