@@ -4,7 +4,8 @@ Rows: first-match keyword rules (PRODUCT.md's lists); v1, the scored themes as s
 (bench/data/themes_v1.yaml), read by today's code (which adds category words and feed hints to them); now, the
 shipped config.yaml. Sets: the tuning week (tests/data/grouping_labels.csv); the unseen outlets
 (tests/data/grouping_unseen.csv); HuffPost 2018–2022 (tests/data/huffpost) and Wikipedia's Current Events portal
-2002–2026 (tests/data/wcep), each a random sample and a sample of stories that use a work word; Spanish-language
+2002–2026 (tests/data/wcep), each a random sample and a sample of stories that use a work word, and the portal's
+events drawn from what the rules filed under Labor, to learn from (dev only, never pooled); Spanish-language
 news of Mexican and Spanish outlets, 2010–2021 (tests/data/fakedes); each unseen set in
 its dev half (looked at while tuning) and its held-out half (only scored), and all unseen sets pooled.
 
@@ -133,6 +134,10 @@ def main() -> None:
         "Current Events work words, held-out": (wcep("held-out", "work"), with_unseen_feeds),
         "Current Events second work-word draw, dev": (wcep("dev", "work2"), with_unseen_feeds),
         "Current Events second work-word draw, held-out": (wcep("held-out", "work2"), with_unseen_feeds),
+        "Current Events drawn from the rules' own Labor placements (learning draws, dev only)": (
+            load_wcep("learning"),
+            with_unseen_feeds,
+        ),
         "Spanish-language news, dev": (load_spanish("dev"), with_unseen_feeds),
         "Spanish-language news, held-out": (load_spanish("held-out"), with_unseen_feeds),
         "all unseen, dev": (load_pooled(FEEDS, "dev"), with_unseen_feeds),

@@ -96,7 +96,9 @@ class TermRule(_Model):
     requires: list[str] | str = []  # one of these words within `window` words; a string names a context list
     forbids: list[str] | str = []  # none of these words within `window` words
     window: int = Field(12, ge=1, le=500)
-    case: Literal["any", "proper"] = "any"  # proper: only where written as a name, capitals as in `term`
+    # proper: only where written as a name, capitals as in `term`; common: not where capitalised inside a sentence
+    case: Literal["any", "proper", "common"] = "any"
+    form: Literal["any", "written"] = "any"  # written: only the form written in `term`, no plural or other inflection
     languages: list[str] = []  # only in articles in these languages
 
     @field_validator("languages")

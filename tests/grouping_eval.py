@@ -88,7 +88,9 @@ def load_huffpost(part: str, split: str | None = None) -> list[Labelled]:
 
 def load_wcep(part: str, split: str | None = None, kind: str | None = None) -> list[Labelled]:
     """The Wikipedia Current Events set (tests/data/wcep): its `older` (2002–2024) or `recent` (2025–2026) part,
-    or one half, or one kind of draw (`random`, `work`, or the second work-word draw `work2`)."""
+    or one half, or one kind of draw (`random`, `work`, or the second work-word draw `work2`); or its `learning`
+    part, all dev: events the rules filed under Labor and events with a word of workers' action they did not
+    (`work3`, `work4`), drawn to learn from, so never pooled with the samples that measure."""
     items = _load_texts(WCEP, part, "id", _wcep_article, split, lambda row: f"wcep-{part}-{row['kind']}")
     return [i for i in items if kind is None or i.kind.endswith(f"-{kind}")]
 

@@ -204,7 +204,7 @@ def test_the_evaluation_set_covers_every_theme(test_feeds: Path, theme: str) -> 
     ("folder", "parts", "load"),
     [
         ("huffpost", HUFFPOST_PARTS, load_huffpost),
-        ("wcep", WCEP_PARTS, load_wcep),
+        ("wcep", (*WCEP_PARTS, "learning"), load_wcep),
         ("fakedes", ("true",), lambda part: load_spanish()),
     ],
 )
@@ -219,7 +219,7 @@ def test_a_set_with_its_texts_is_whole_and_unchanged(
         items = load(part)
         lines = (here / f"{part}.jsonl").read_text(encoding="utf-8").splitlines()
         assert len(items) == len(lines) == len({i.article.id for i in items})
-        assert {i.split for i in items} == {"dev", "held-out"}
+        assert {i.split for i in items} == ({"dev"} if part == "learning" else {"dev", "held-out"})
 
 
 def test_the_current_events_events_are_headlines_without_their_story_names() -> None:
@@ -239,3 +239,13 @@ def test_the_unseen_dev_halves_hold_the_floors(test_feeds: Path) -> None:
     assert macro_f1(metrics) >= FLOOR_MACRO, report
     for theme, m in metrics.items():
         assert m.f1 >= FLOOR_THEME, f"{theme}: {report}"
+
+
+def test_the_learning_draws_are_new_events_and_hold_labors_floor() -> None:
+    """The Current Events drawn from the rules' own Labor placements (all dev): none is one of the measuring samples,
+    and a change that files their work-word news under Labor again fails here first."""
+    learning = load_wcep("learning")
+    measured = {i.article.id for part in WCEP_PARTS for i in load_wcep(part)}
+    assert learning and not measured & {i.article.id for i in learning}
+    labor = evaluate(learning, predict_with(load_config(REPO / "config.yaml").model))["labor"]
+    assert labor.f1 >= FLOOR_THEME, f"labor P={labor.precision:.2f} R={labor.recall:.2f} F1={labor.f1:.2f}"

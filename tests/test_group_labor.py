@@ -206,3 +206,51 @@ def test_workers_amid_a_war_a_crash_or_a_parliament_are_not_labor(title: str) ->
 )
 def test_a_lockout_a_transport_strike_and_miners_under_fire_are_labor(title: str) -> None:
     assert filed(title) == "labor"
+
+
+# What the events the rules filed under Labor taught (the learning draws of tests/data/wcep): a party, a club's
+# striker, a hunger striker, a political shutdown, a driver in a crime, a shop's name, a workplace as a venue of
+# a ban, workers on a seized boat or in a murder trial, a chief of staff, soldiers' back pay, a football club, one
+# man's job.
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Voters hand Labor a third term in the state election.",
+        "Results show gains for Labour and the Greens across the north.",
+        "Former Manchester City striker signs for a Turkish side.",
+        "Hunger strikers at the detention centre refuse food for a third week.",
+        "The opposition calls a general strike to force the president out.",
+        "Police say the driver fled after hitting two cyclists.",
+        "Retail chain Bargain Books calls in administrators.",
+        "Fans stage a walkout in the 77th minute over ticket prices.",
+        "Smoking is banned in enclosed public places and workplaces from next month.",
+        "A boat carrying 76 migrant workers is seized by the navy off the coast.",
+        "Two farm workers are charged with the murder of a landowner.",
+        "Navalny's chief of staff is detained for organizing a protest.",
+        "The government starts paying officers back pay to end a mutiny.",
+        "Real Madrid beat Grêmio in the Club World Cup final.",
+        "The envoy says he lost his job because of pressure from Washington.",
+    ],
+)
+def test_work_words_as_names_or_in_other_stories_are_not_labor(title: str) -> None:
+    assert filed(title) != "labor"
+
+
+def test_a_picket_of_a_weapons_fair_files_under_its_cause() -> None:
+    assert filed("Pro-Palestinian protesters picket a weapons fair in Melbourne.") == "palestine"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Labour unions call a national strike for Thursday.",
+        "Union Workers Walk Out At Dawn Over Pay",
+        "Strikers picket the port gates for a third day.",
+        "Delivery drivers protest a cut in their rates.",
+        "Unions call a general strike against the pension reform.",
+        "Inspectors find workplace safety violations at the factory where 38 died in a fire.",
+        "The International Labour Organization warns that heat stress will cost 80 million jobs.",
+    ],
+)
+def test_the_labour_movement_in_capitals_plurals_and_safety_is_still_labor(title: str) -> None:
+    assert filed(title) == "labor"

@@ -28,6 +28,8 @@ def _compile(rules: list[TermRule], context: dict[str, TermIndex]) -> TermIndex:
             window=rule.window,
             proper=rule.case == "proper",
             languages=frozenset(rule.languages),
+            common=rule.case == "common",
+            as_written=rule.form == "written",
         )
         seen.setdefault(term.key, term)
     return TermIndex(list(seen.values()))

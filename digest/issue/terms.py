@@ -2,8 +2,9 @@
 
 A term matches any case or accent and simple inflections ("strikes", "striking"). A rule can ask more of it:
 neighbours it requires or forbids within a window of words (a labour "strike" needs workers or a union near it;
-a "drone strike" is not labour), a capitalised proper name ("La Paz" the city, not "la paz", peace), or the
-article's language.
+a "drone strike" is not labour), a capitalised proper name ("La Paz" the city, not "la paz", peace), a common
+word and not a name ("labour", not the Labour Party), the form as written ("strikers", not a football club's
+"striker"), or the article's language.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from digest.feeds.clean import fold
 
 _WORD = re.compile(r"\w+")
+# What ends a sentence: the next word may be capitalised for that reason alone.
+_SENTENCE_END = re.compile(r"[.!?:;]\W*$")
 # (suffix, shortest stem it may leave): conservative, so that "Andes" never becomes "and".
 _SUFFIXES = (("ings", 3), ("ing", 3), ("ies", 3), ("ed", 4), ("es", 4), ("s", 3), ("e", 4))
 
@@ -77,11 +80,29 @@ class Words:
 
     stems: list[str]
     raw: list[str]
+    source: str = ""  # the text itself, read again only for where its sentences start
 
     @classmethod
     def of(cls, text: str) -> Words:
         raw = _WORD.findall(text)
-        return cls(stems=[_stem_of(t) for t in raw], raw=raw)
+        return cls(stems=[_stem_of(t) for t in raw], raw=raw, source=text)
+
+    @cached_property
+    def sentence_starts(self) -> frozenset[int]:
+        """The words that open a sentence, whose capital says nothing of a name."""
+        starts, previous = set(), 0
+        for i, match in enumerate(_WORD.finditer(self.source)):
+            if i == 0 or _SENTENCE_END.search(self.source[previous : match.start()]):
+                starts.add(i)
+            previous = match.end()
+        return frozenset(starts)
+
+    @cached_property
+    def title_cased(self) -> bool:
+        """Whether nearly every longer word is capitalised ("Union Workers Walk Out At Dawn"), so capitals say
+        nothing of names. Shorter words are left out: some styles write "to", "of" and "a" in lower case."""
+        longer = [w for w in self.raw if len(w) > 3 and w[:1].isalpha()]
+        return len(longer) >= 3 and sum(1 for w in longer if w[:1].isupper()) >= 0.8 * len(longer)
 
 
 @dataclass
@@ -105,6 +126,14 @@ class Text:
         lang = language or guess_language(title_words.raw + body_words.raw)
         return cls(title_words, body_words, lang, Words.of(" ; ".join(tags)))
 
+    def common_at(self, at: int) -> bool:
+        """Whether word `at` of the whole text is written as a common word: in lower case, or capitalised only
+        because it opens a sentence or stands in a title that capitalises every word."""
+        in_title = at < len(self.title.raw)
+        words, i = (self.title, at) if in_title else (self.body, at - len(self.title.raw))
+        word = words.raw[i]
+        return not word[:1].isupper() or i in words.sentence_starts or (in_title and words.title_cased)
+
     def of_tags(self) -> Text:
         """The categories alone, as a text whose context rules look at the categories only."""
         return Text(self.tags, Words([], []), self.language)
@@ -122,6 +151,8 @@ class Term:
     window: int = 12
     proper: bool = False
     languages: frozenset[str] = frozenset()
+    common: bool = False  # only where written as a common word, not capitalised inside a sentence as a name
+    written: tuple[str, ...] = ()  # only in these folded forms, without inflections ("strikers", not "striker")
 
     @classmethod
     def of(
@@ -132,10 +163,13 @@ class Term:
         window: int = 12,
         proper: bool = False,
         languages: frozenset[str] = frozenset(),
+        common: bool = False,
+        as_written: bool = False,
     ) -> Term:
         exact = len(text) >= 2 and text.isupper() and text.isalpha()
         stems = (text,) if exact else tuple(tokens(text))
-        return cls(text, stems, exact, requires, forbids, window, proper, languages)
+        written = tuple(fold(w) for w in _WORD.findall(text)) if as_written else ()
+        return cls(text, stems, exact, requires, forbids, window, proper, languages, common, written)
 
     @property
     def key(self) -> tuple[tuple[str, ...], bool]:
@@ -144,7 +178,7 @@ class Term:
 
     @property
     def has_rules(self) -> bool:
-        return bool(self.requires or self.forbids or self.proper or self.languages)
+        return bool(self.requires or self.forbids or self.proper or self.languages or self.common or self.written)
 
     def check(self, text: Text, at: int) -> tuple[bool, str]:
         """Whether the match at word `at` of the whole text counts, and why when a rule decided it."""
@@ -152,6 +186,10 @@ class Term:
             return False, f"only in {'/'.join(sorted(self.languages))}, not {text.language or 'an unknown language'}"
         if self.proper and not self._capitalised(text.raw, at):
             return False, "not as a proper name"
+        if self.common and not text.common_at(at):
+            return False, "as a name"
+        if self.written and tuple(fold(w) for w in text.raw[at : at + len(self.written)]) != self.written:
+            return False, f"not as '{self.text}'"
         lo, hi = max(0, at - self.window), at + len(self.stems) + self.window
         if self.forbids is not None:
             found = self.forbids.first(text, lo, hi, skip=(at, at + len(self.stems)))
