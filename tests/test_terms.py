@@ -27,7 +27,7 @@ def counts(term: Term, title: str, body: str = "") -> list[bool]:
 def test_a_common_word_does_not_count_where_it_is_capitalised_as_a_name(
     title: str, body: str, expected: list[bool]
 ) -> None:
-    term = Term.of("labour", common=True)
+    term = Term.of("labour", case="common")
     assert counts(term, title, body) == expected
     assert all(counts(Term.of("labour"), title, body))  # without the rule, every match counts
 
@@ -47,5 +47,5 @@ def test_a_term_as_written_counts_only_in_its_own_form(title: str, expected: lis
 
 def test_the_rules_say_why_a_match_was_set_aside() -> None:
     text = Text.of("Voters back Labour and the striker", "")
-    assert Term.of("labour", common=True).check(text, 2) == (False, "as a name")
+    assert Term.of("labour", case="common").check(text, 2) == (False, "as a name")
     assert Term.of("strikers", as_written=True).check(text, 5) == (False, "not as 'strikers'")

@@ -26,9 +26,8 @@ def _compile(rules: list[TermRule], context: dict[str, TermIndex]) -> TermIndex:
             requires=sides[0],
             forbids=sides[1],
             window=rule.window,
-            proper=rule.case == "proper",
+            case=rule.case,
             languages=frozenset(rule.languages),
-            common=rule.case == "common",
             as_written=rule.form == "written",
         )
         seen.setdefault(term.key, term)

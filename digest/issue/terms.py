@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import Literal
 
 from digest.feeds.clean import fold
 
@@ -149,9 +150,9 @@ class Term:
     requires: TermIndex | None = None
     forbids: TermIndex | None = None
     window: int = 12
-    proper: bool = False
+    # proper: only where capitalised as in the term (a name); common: not where capitalised inside a sentence
+    case: Literal["any", "proper", "common"] = "any"
     languages: frozenset[str] = frozenset()
-    common: bool = False  # only where written as a common word, not capitalised inside a sentence as a name
     written: tuple[str, ...] = ()  # only in these folded forms, without inflections ("strikers", not "striker")
 
     @classmethod
@@ -161,15 +162,14 @@ class Term:
         requires: TermIndex | None = None,
         forbids: TermIndex | None = None,
         window: int = 12,
-        proper: bool = False,
+        case: Literal["any", "proper", "common"] = "any",
         languages: frozenset[str] = frozenset(),
-        common: bool = False,
         as_written: bool = False,
     ) -> Term:
         exact = len(text) >= 2 and text.isupper() and text.isalpha()
         stems = (text,) if exact else tuple(tokens(text))
         written = tuple(fold(w) for w in _WORD.findall(text)) if as_written else ()
-        return cls(text, stems, exact, requires, forbids, window, proper, languages, common, written)
+        return cls(text, stems, exact, requires, forbids, window, case, languages, written)
 
     @property
     def key(self) -> tuple[tuple[str, ...], bool]:
@@ -178,15 +178,15 @@ class Term:
 
     @property
     def has_rules(self) -> bool:
-        return bool(self.requires or self.forbids or self.proper or self.languages or self.common or self.written)
+        return bool(self.requires or self.forbids or self.case != "any" or self.languages or self.written)
 
     def check(self, text: Text, at: int) -> tuple[bool, str]:
         """Whether the match at word `at` of the whole text counts, and why when a rule decided it."""
         if self.languages and text.language not in self.languages:
             return False, f"only in {'/'.join(sorted(self.languages))}, not {text.language or 'an unknown language'}"
-        if self.proper and not self._capitalised(text.raw, at):
+        if self.case == "proper" and not self._capitalised(text.raw, at):
             return False, "not as a proper name"
-        if self.common and not text.common_at(at):
+        if self.case == "common" and not text.common_at(at):
             return False, "as a name"
         if self.written and tuple(fold(w) for w in text.raw[at : at + len(self.written)]) != self.written:
             return False, f"not as '{self.text}'"
